@@ -1,0 +1,139 @@
+"""The one place where rbm configures PyTensor.
+
+Everything else in the package asks this module for the float type, the compile
+mode and random generators, so that switching between CPU and GPU, or between
+float32 and float64, is a single decision made here.
+
+Why these checks exist: PyTensor's unification-based rewrites (the ones that
+turn ``log(sigmoid(x))`` into ``-softplus(-x)`` and fuse element-wise work)
+live in ``etuples``, which needs ``packaging``. Without it PyTensor does not
+fail: it silently skips those rewrites, so costs overflow to -inf/NaN and graphs
+run about three times slower. We refuse to start in that state.
+"""
+import importlib.util
+
+import numpy as np
+
+for _module, _why in (
+    ("packaging", "PyTensor silently skips its unification rewrites without it "
+                  "(log(sigmoid) is not made stable, graphs run ~3x slower)"),
+    ("etuples", "PyTensor's unification rewrites are built on it"),
+):
+    if importlib.util.find_spec(_module) is None:
+        raise ImportError(
+            f"rbm needs the '{_module}' package: {_why}. "
+            f"Install it with `pip install {_module}` (it is a declared dependency of rbm)."
+        )
+
+import pytensor  # noqa: E402  (imported only after the checks above)
+import pytensor.tensor as pt  # noqa: E402
+import pytensor.tensor.random as ptr  # noqa: E402
+
+__all__ = ["get_floatx", "set_floatx", "resolve_mode", "compile_function",
+           "shared", "shared_rng", "as_floatx", "MODE_ALIASES"]
+
+#: Mode names users may pass, mapped to PyTensor's predefined modes.
+#: "cpu" is the fastest CPU mode measured by benchmarks/bench_epoch.py.
+MODE_ALIASES = {"cpu": "NUMBA", "gpu": "JAX"}
+#: PyTensor modes that can run everything rbm builds (scan with random draws).
+SUPPORTED_PYTENSOR_MODES = ("NUMBA", "CVM", "JAX", "FAST_RUN", "FAST_COMPILE")
+
+_FLOAT_TYPES = ("float32", "float64")
+_floatx = "float32"
+
+
+def get_floatx():
+    """The float type rbm builds models in ("float32" unless changed)."""
+    return _floatx
+
+
+def set_floatx(dtype):
+    """Set the default float type of new models: "float32" (fast) or "float64"."""
+    global _floatx
+    dtype = np.dtype(dtype).name if dtype is not None else None
+    if dtype not in _FLOAT_TYPES:
+        raise ValueError(f"floatX must be one of {_FLOAT_TYPES}, got {dtype!r}")
+    _floatx = dtype
+
+
+def check_dtype(dtype):
+    """Return ``dtype`` as a name in ("float32", "float64"), or the default when None."""
+    if dtype is None:
+        return _floatx
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        name = None
+    if name not in _FLOAT_TYPES:
+        raise ValueError(f"dtype must be one of {_FLOAT_TYPES}, got {dtype!r}")
+    return name
+
+
+def as_floatx(value, dtype=None):
+    """``value`` as a numpy array of the model float type."""
+    return np.asarray(value, dtype=check_dtype(dtype))
+
+
+def _jax_gpu_devices():
+    if importlib.util.find_spec("jax") is None:
+        raise ImportError(
+            'mode="gpu" runs through PyTensor\'s JAX backend, but JAX is not installed: '
+            "`pip install 'rbm[jax]'` (with a CUDA build of jaxlib for a GPU)."
+        )
+    import jax
+
+    try:
+        return jax.devices("gpu")
+    except RuntimeError:
+        return []
+
+
+def resolve_mode(mode="cpu"):
+    """Map rbm's mode vocabulary to a PyTensor compile mode.
+
+    ``"cpu"``: the fastest CPU mode we measured (PyTensor's Numba backend).
+    ``"gpu"``: PyTensor's JAX backend on a GPU; fails if JAX or a GPU is missing.
+    Any name in :data:`SUPPORTED_PYTENSOR_MODES` is passed through (``"JAX"``
+    runs JAX on whatever device JAX picks, the CPU included). A
+    ``pytensor.compile.Mode`` instance is returned unchanged.
+    """
+    if isinstance(mode, pytensor.compile.mode.Mode):
+        return mode
+    if not isinstance(mode, str):
+        raise TypeError(f"mode must be a string or a pytensor Mode, got {type(mode).__name__}")
+    name = MODE_ALIASES.get(mode.lower(), mode.upper())
+    if name not in SUPPORTED_PYTENSOR_MODES:
+        raise ValueError(
+            f"unknown mode {mode!r}: use 'cpu', 'gpu' or one of {SUPPORTED_PYTENSOR_MODES} "
+            "(PyTensor's PyTorch and MLX backends cannot run scan with random draws)"
+        )
+    if name == "JAX":
+        if mode.lower() == "gpu" and not _jax_gpu_devices():
+            raise RuntimeError('mode="gpu" needs JAX with a visible GPU; jax.devices("gpu") found none')
+        if mode.lower() != "gpu" and importlib.util.find_spec("jax") is None:
+            raise ImportError("mode='JAX' needs JAX: `pip install 'rbm[jax]'`")
+    return pytensor.compile.mode.get_mode(name)
+
+
+def compile_function(inputs, outputs, updates=None, givens=None, mode="cpu", name=None):
+    """``pytensor.function`` with rbm's mode vocabulary; the only place rbm compiles."""
+    return pytensor.function(inputs, outputs, updates=updates, givens=givens,
+                             mode=resolve_mode(mode), name=name)
+
+
+def shared(value, name=None, dtype=None):
+    """A shared variable holding ``value`` as the model float type (a copy)."""
+    return pytensor.shared(as_floatx(value, dtype).copy(), name=name, borrow=True)
+
+
+def shared_rng(seed=None, name="rng"):
+    """A shared numpy ``Generator`` for PyTensor random draws, seeded with ``seed``."""
+    return ptr.shared_rng(np.random.default_rng(seed), name=name)
+
+
+def is_shared(value):
+    """True when ``value`` is a PyTensor shared variable."""
+    return isinstance(value, pytensor.compile.SharedVariable)
+
+
+__all__ += ["check_dtype", "is_shared", "pt", "ptr", "pytensor"]

@@ -1,0 +1,199 @@
+"""MNIST: read the four IDX files (or the tutorial's mnist.pkl.gz), checked by sha256.
+
+Where the files come from, in order: the folder the caller names
+(``data_dir``), else the cache folder (``$RBM_DATA_DIR`` or ``~/.cache/rbm``),
+downloading into the cache what is missing. Downloads go to a temporary file
+that is checked and then renamed, so a failed download leaves nothing behind.
+"""
+import collections
+import gzip
+import hashlib
+import os
+import pickle
+import tempfile
+import urllib.error
+import urllib.request
+
+import numpy as np
+
+from .validation import check_seed
+
+__all__ = ["MNIST_FILES", "MNIST_MIRRORS", "Split", "MnistSplits", "load_mnist", "load_mnist_pkl",
+           "read_idx", "binarize", "default_data_dir", "fetch_mnist_files"]
+
+#: The published MNIST files and their sha256 sums.
+MNIST_FILES = {
+    "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+    "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+    "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+}
+#: Where missing files are downloaded from, tried in order.
+MNIST_MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+)
+_IDX_MAGIC = {2049: 1, 2051: 3}  # labels are 1-D, images 3-D
+_TRAIN_SIZE = 50000  # the tutorial's split of the 60,000 training images
+
+Split = collections.namedtuple("Split", ["X", "y"])
+MnistSplits = collections.namedtuple("MnistSplits", ["train", "valid", "test"])
+
+
+def default_data_dir():
+    """``$RBM_DATA_DIR`` if set, else ``~/.cache/rbm``."""
+    return os.environ.get("RBM_DATA_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "rbm")
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_sha256(path, expected):
+    actual = _sha256(path)
+    if actual != expected:
+        raise ValueError(f"{path!r} has sha256 {actual}, expected {expected}: the file is corrupted, "
+                         "truncated or not the published MNIST file; delete it and try again")
+
+
+def _download(name, folder, mirrors):
+    """Download ``name`` into ``folder`` from the first mirror that serves it, checked by sha256."""
+    errors = []
+    for mirror in mirrors:
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+        try:
+            with os.fdopen(handle, "wb") as stream, urllib.request.urlopen(mirror + name, timeout=60) as response:
+                for block in iter(lambda: response.read(1 << 20), b""):
+                    stream.write(block)
+            _check_sha256(temporary, MNIST_FILES[name])
+            os.replace(temporary, os.path.join(folder, name))
+            return
+        except (urllib.error.URLError, OSError, ValueError) as error:
+            errors.append(f"{mirror}: {error}")
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+    raise OSError(
+        f"could not download {name} ({'; '.join(errors)}). If this machine is offline, put the four "
+        "MNIST .gz files in a folder and pass it with --data-dir (data_dir= in Python)")
+
+
+def fetch_mnist_files(data_dir=None, download=True, mirrors=MNIST_MIRRORS):
+    """Paths of the four MNIST files, each checked against its sha256.
+
+    With ``data_dir`` the files must be there; without it they are looked up in
+    :func:`default_data_dir` and downloaded there when absent (if ``download``).
+    """
+    folder = os.fspath(data_dir) if data_dir is not None else default_data_dir()
+    if data_dir is not None and not os.path.isdir(folder):
+        raise FileNotFoundError(f"data_dir {folder!r} is not a folder")
+    paths = {}
+    for name, checksum in MNIST_FILES.items():
+        path = os.path.join(folder, name)
+        if not os.path.exists(path):
+            if data_dir is not None or not download:
+                raise FileNotFoundError(
+                    f"{path!r} is missing; the MNIST folder must hold {sorted(MNIST_FILES)}")
+            os.makedirs(folder, exist_ok=True)
+            _download(name, folder, mirrors)
+        _check_sha256(path, checksum)
+        paths[name] = path
+    return paths
+
+
+def read_idx(path):
+    """The array in an IDX file (gzipped or not), checked for magic number and length."""
+    opener = gzip.open if os.fspath(path).endswith(".gz") else open
+    try:
+        with opener(path, "rb") as stream:
+            content = stream.read()
+    except (OSError, EOFError) as error:
+        raise ValueError(f"{path!r} could not be read (truncated or not gzip?): {error}") from None
+    if len(content) < 8:
+        raise ValueError(f"{path!r} is too short to be an IDX file")
+    magic = int.from_bytes(content[:4], "big")
+    if magic not in _IDX_MAGIC:
+        raise ValueError(f"{path!r} has magic number {magic}, expected 2049 (labels) or 2051 (images)")
+    ndim = _IDX_MAGIC[magic]
+    header = 4 + 4 * ndim
+    shape = tuple(int.from_bytes(content[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    expected = header + int(np.prod(shape))
+    if len(content) != expected:
+        raise ValueError(f"{path!r} holds {len(content)} bytes but its header {shape} needs {expected}")
+    return np.frombuffer(content, dtype=np.uint8, offset=header).reshape(shape)
+
+
+class _ArraysOnlyUnpickler(pickle.Unpickler):
+    """Unpickles numpy arrays and nothing else, so a pickle file cannot run code."""
+
+    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+                ("numpy", "ndarray"), ("numpy", "dtype")}
+
+    def find_class(self, module, name):
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(f"mnist.pkl.gz may hold only numpy arrays, found {module}.{name}")
+        return super().find_class(module, name)
+
+
+def load_mnist_pkl(path):
+    """The tutorial's ``mnist.pkl.gz``: (train, valid, test) splits of float images in [0, 1]."""
+    try:
+        with gzip.open(path, "rb") as stream:
+            splits = _ArraysOnlyUnpickler(stream, encoding="latin1").load()
+    except (OSError, EOFError, pickle.UnpicklingError) as error:
+        raise ValueError(f"{path!r} is not a readable mnist.pkl.gz: {error}") from None
+    if not (isinstance(splits, tuple) and len(splits) == 3):
+        raise ValueError(f"{path!r} must hold a (train, valid, test) tuple")
+    return MnistSplits(*(Split(np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.int64))
+                         for X, y in splits))
+
+
+def binarize(X, method="threshold", seed=None):
+    """Binary copy of X in [0, 1]: ``"threshold"`` (X > 0.5) or ``"stochastic"`` (u < X, seeded)."""
+    if method == "threshold":
+        return (X > 0.5).astype(X.dtype)
+    if method == "stochastic":
+        return (np.random.default_rng(check_seed(seed)).random(X.shape) < X).astype(X.dtype)
+    raise ValueError(f"binarize must be None, 'threshold' or 'stochastic', got {method!r}")
+
+
+def load_mnist(data_dir=None, download=True, binarize_method=None, seed=None, dtype="float64"):
+    """MNIST as the tutorial splits it: 50,000 train, 10,000 valid, 10,000 test.
+
+    Returns ``MnistSplits(train, valid, test)``, each a ``Split(X, y)`` with
+    X (n, 784) in [0, 1] of ``dtype`` and y (n,) int64 labels. ``data_dir``
+    may hold the four IDX .gz files or the tutorial's ``mnist.pkl.gz``.
+    ``binarize_method`` is None, "threshold" or "stochastic" (with ``seed``).
+    """
+    if binarize_method not in (None, "threshold", "stochastic"):
+        raise ValueError(f"binarize_method must be None, 'threshold' or 'stochastic', got {binarize_method!r}")
+    dtype = np.dtype(dtype)
+    pkl = os.path.join(os.fspath(data_dir), "mnist.pkl.gz") if data_dir is not None else None
+    if pkl and os.path.exists(pkl) and not all(
+            os.path.exists(os.path.join(os.fspath(data_dir), name)) for name in MNIST_FILES):
+        splits = load_mnist_pkl(pkl)
+    else:
+        paths = fetch_mnist_files(data_dir, download)
+        images = {part: read_idx(paths[f"{part}-images-idx3-ubyte.gz"]) for part in ("train", "t10k")}
+        labels = {part: read_idx(paths[f"{part}-labels-idx1-ubyte.gz"]) for part in ("train", "t10k")}
+        for part in images:
+            if len(images[part]) != len(labels[part]):
+                raise ValueError(f"MNIST {part}: {len(images[part])} images but {len(labels[part])} labels")
+        train_X = images["train"].reshape(len(images["train"]), -1) / 255.0
+        test_X = images["t10k"].reshape(len(images["t10k"]), -1) / 255.0
+        train_y, test_y = labels["train"].astype(np.int64), labels["t10k"].astype(np.int64)
+        splits = MnistSplits(Split(train_X[:_TRAIN_SIZE], train_y[:_TRAIN_SIZE]),
+                             Split(train_X[_TRAIN_SIZE:], train_y[_TRAIN_SIZE:]),
+                             Split(test_X, test_y))
+    out = []
+    for offset, split in enumerate(splits):
+        X = split.X
+        if binarize_method is not None:
+            # One seed per split, so the three splits get independent draws.
+            X = binarize(X, binarize_method, None if seed is None else seed + offset)
+        out.append(Split(X.astype(dtype), split.y))
+    return MnistSplits(*out)

@@ -1,0 +1,344 @@
+"""The Restricted Boltzmann Machine and its symbolic graphs.
+
+The class follows the Theano deep-learning tutorial's ``RBM`` name for name, so
+tutorial code ports by changing imports. A Bernoulli-Bernoulli RBM with weights
+W (n_visible x n_hidden), hidden bias c (``hbias``) and visible bias b
+(``vbias``) has energy E(v, h) = -v.b - h.c - v W h and free energy
+
+    F(v) = -v.b - sum_j softplus((v W + c)_j).
+
+Every log of a sigmoid is written as a softplus of the pre-sigmoid activation
+(log sigmoid(a) = -softplus(-a)) so costs stay finite for any activation.
+
+Random draws thread an explicit PyTensor random generator through the graph
+(PyTensor 3 deprecates hidden generators and updates returned by ``scan``): the
+model keeps a *cursor*, the newest symbolic generator state, which each draw
+advances; :meth:`RBM.rng_updates` turns it into the ``{rng: new_state}`` update
+that a compiled function applies.
+"""
+import numbers
+
+import numpy as np
+
+from . import backend
+from .backend import pt, ptr
+from .validation import check_array, check_data, check_float, check_positive_int, check_seed
+
+__all__ = ["RBM", "visible_bias_from_data"]
+
+
+def visible_bias_from_data(data, eps=1e-3):
+    """Visible biases log(p / (1 - p)) from the data's per-unit means p.
+
+    This is the initialisation recommended by Hinton's practical guide (2010);
+    p is clipped to [eps, 1 - eps] so that units that are always off (the MNIST
+    border) get a large negative but finite bias.
+    """
+    p = np.clip(np.mean(data, axis=0, dtype=np.float64), eps, 1.0 - eps)
+    return np.log(p) - np.log1p(-p)
+
+
+def _as_numpy_rng(numpy_rng):
+    """A numpy Generator or RandomState from None, an int seed or a generator."""
+    if numpy_rng is None:
+        return np.random.RandomState(1234)  # the tutorial's default
+    if isinstance(numpy_rng, (np.random.Generator, np.random.RandomState)):
+        return numpy_rng
+    if isinstance(numpy_rng, numbers.Integral) and not isinstance(numpy_rng, bool):
+        return np.random.default_rng(check_seed(numpy_rng, "numpy_rng"))
+    raise TypeError(
+        "numpy_rng must be None, an integer seed, numpy.random.Generator or RandomState, "
+        f"got {type(numpy_rng).__name__}"
+    )
+
+
+class RBM:
+    """Restricted Boltzmann Machine with binary visible and hidden units.
+
+    Parameters
+    ----------
+    input : symbolic matrix, optional
+        The minibatch the training graph reads; a new ``pt.matrix`` when None.
+    n_visible, n_hidden : int
+        Number of visible and hidden units.
+    W, hbias, vbias : numpy array or shared variable, optional
+        Initial parameters, shapes (n_visible, n_hidden), (n_hidden,),
+        (n_visible,). By default W is uniform in +-4 sqrt(6 / (n_visible +
+        n_hidden)) and the biases are zero, as in the tutorial.
+    numpy_rng : numpy Generator, RandomState or int, optional
+        Draws the initial weights (the tutorial's ``RandomState(1234)`` by default).
+    seed : int, optional
+        Seeds the generator of the Gibbs sampler (the tutorial's ``theano_rng``).
+    dtype : "float32" or "float64", optional
+        Float type of parameters and graphs; :func:`rbm.backend.get_floatx` by
+        default, or the dtype of shared parameters that are passed in.
+    """
+
+    def __init__(self, input=None, n_visible=784, n_hidden=500, W=None, hbias=None,
+                 vbias=None, numpy_rng=None, seed=None, dtype=None):
+        n_visible = check_positive_int(n_visible, "n_visible")
+        n_hidden = check_positive_int(n_hidden, "n_hidden")
+        seed = check_seed(seed)
+        given_shared = [p for p in (W, hbias, vbias) if backend.is_shared(p)]
+        if dtype is None and given_shared:
+            dtype = given_shared[0].dtype
+        dtype = backend.check_dtype(dtype)
+        numpy_rng = _as_numpy_rng(numpy_rng)
+        if input is not None and getattr(input, "ndim", None) != 2:
+            raise TypeError("input must be a symbolic matrix (2-D PyTensor variable)")
+        if input is not None and input.dtype != dtype:
+            raise TypeError(f"input has dtype {input.dtype} but the model uses {dtype}")
+        # Validate every parameter before creating any shared variable.
+        W = self._check_param(W, "W", (n_visible, n_hidden), dtype)
+        hbias = self._check_param(hbias, "hbias", (n_hidden,), dtype)
+        vbias = self._check_param(vbias, "vbias", (n_visible,), dtype)
+
+        if W is None:
+            bound = 4 * np.sqrt(6.0 / (n_hidden + n_visible))
+            W = numpy_rng.uniform(low=-bound, high=bound, size=(n_visible, n_hidden))
+        self.n_visible = n_visible
+        self.n_hidden = n_hidden
+        self.dtype = dtype
+        self.W = W if backend.is_shared(W) else backend.shared(W, "W", dtype)
+        self.hbias = (hbias if backend.is_shared(hbias)
+                      else backend.shared(np.zeros(n_hidden) if hbias is None else hbias, "hbias", dtype))
+        self.vbias = (vbias if backend.is_shared(vbias)
+                      else backend.shared(np.zeros(n_visible) if vbias is None else vbias, "vbias", dtype))
+        self.input = pt.matrix("input", dtype=dtype) if input is None else input
+        self.params = [self.W, self.hbias, self.vbias]
+        self.rng = backend.shared_rng(seed, name="rbm_rng")
+        # Which visible bit the next pseudo-likelihood estimate flips.
+        self.bit_i_idx = backend.pytensor.shared(np.int64(0), name="bit_i_idx")
+        self.reset_rng()
+
+    @staticmethod
+    def _check_param(value, name, shape, dtype):
+        if value is None:
+            return None
+        if backend.is_shared(value):
+            current = value.get_value(borrow=True)
+            if current.shape != shape:
+                raise ValueError(f"{name} must have shape {shape}, got {current.shape}")
+            if value.dtype != dtype:
+                raise TypeError(f"shared {name} has dtype {value.dtype} but the model uses {dtype}")
+            return value
+        return check_array(value, name, ndim=len(shape), shape=shape)
+
+    @classmethod
+    def from_data(cls, data, n_hidden=500, weight_std=0.01, numpy_rng=None, seed=None, dtype=None):
+        """An RBM initialised as in Hinton's practical guide (2010), section 8.
+
+        W ~ N(0, weight_std^2), hidden biases zero, visible biases
+        log(p / (1 - p)) from the training data (:func:`visible_bias_from_data`).
+        """
+        data = check_data(data)
+        weight_std = check_float(weight_std, "weight_std", low=0.0, low_inclusive=False)
+        numpy_rng = _as_numpy_rng(numpy_rng)
+        n_visible = data.shape[1]
+        n_hidden = check_positive_int(n_hidden, "n_hidden")
+        W = numpy_rng.normal(0.0, weight_std, size=(n_visible, n_hidden))
+        return cls(n_visible=n_visible, n_hidden=n_hidden, W=W,
+                   vbias=visible_bias_from_data(data), seed=seed, dtype=dtype)
+
+    # ------------------------------------------------------------------ energies
+    def free_energy(self, v_sample):
+        """F(v) = -v.vbias - sum_j softplus((v W + hbias)_j), one value per row."""
+        wx_b = pt.dot(v_sample, self.W) + self.hbias
+        vbias_term = pt.dot(v_sample, self.vbias)
+        hidden_term = pt.sum(pt.softplus(wx_b), axis=1)
+        return -hidden_term - vbias_term
+
+    # ------------------------------------------------------------- conditionals
+    def propup(self, vis):
+        """[a_h, sigmoid(a_h)] with a_h = vis W + hbias: p(h_j = 1 | v)."""
+        pre_sigmoid_activation = pt.dot(vis, self.W) + self.hbias
+        return [pre_sigmoid_activation, pt.sigmoid(pre_sigmoid_activation)]
+
+    def propdown(self, hid):
+        """[a_v, sigmoid(a_v)] with a_v = hid W^T + vbias: p(v_i = 1 | h)."""
+        pre_sigmoid_activation = pt.dot(hid, self.W.T) + self.vbias
+        return [pre_sigmoid_activation, pt.sigmoid(pre_sigmoid_activation)]
+
+    def _bernoulli(self, mean):
+        """A binary sample with P(1) = mean, drawn as uniform < mean.
+
+        ``uniform < p`` is exactly Bernoulli(p) and much cheaper than a
+        binomial draw; it advances the model's generator cursor.
+        """
+        next_rng, uniform = ptr.uniform(size=mean.shape, dtype=self.dtype,
+                                        rng=self._rng_cursor, return_next_rng=True)
+        self._rng_cursor = next_rng
+        return pt.cast(pt.lt(uniform, mean), self.dtype)
+
+    def sample_h_given_v(self, v0_sample):
+        """[a_h, p(h | v0), h ~ p(h | v0)]."""
+        pre_sigmoid_h1, h1_mean = self.propup(v0_sample)
+        return [pre_sigmoid_h1, h1_mean, self._bernoulli(h1_mean)]
+
+    def sample_v_given_h(self, h0_sample):
+        """[a_v, p(v | h0), v ~ p(v | h0)]."""
+        pre_sigmoid_v1, v1_mean = self.propdown(h0_sample)
+        return [pre_sigmoid_v1, v1_mean, self._bernoulli(v1_mean)]
+
+    def gibbs_hvh(self, h0_sample):
+        """One Gibbs step from the hidden state: h0 -> v1 -> h1 (six values)."""
+        pre_sigmoid_v1, v1_mean, v1_sample = self.sample_v_given_h(h0_sample)
+        pre_sigmoid_h1, h1_mean, h1_sample = self.sample_h_given_v(v1_sample)
+        return [pre_sigmoid_v1, v1_mean, v1_sample, pre_sigmoid_h1, h1_mean, h1_sample]
+
+    def gibbs_vhv(self, v0_sample):
+        """One Gibbs step from the visible state: v0 -> h1 -> v1 (six values)."""
+        pre_sigmoid_h1, h1_mean, h1_sample = self.sample_h_given_v(v0_sample)
+        pre_sigmoid_v1, v1_mean, v1_sample = self.sample_v_given_h(h1_sample)
+        return [pre_sigmoid_h1, h1_mean, h1_sample, pre_sigmoid_v1, v1_mean, v1_sample]
+
+    # ------------------------------------------------------------ random state
+    def reset_rng(self, rng=None):
+        """Start a new graph whose draws come from ``rng`` (the model's own by default).
+
+        ``rng`` is a shared generator (:func:`rbm.backend.shared_rng`); a
+        sampler passes its own so that sampling leaves training's stream alone.
+        """
+        self._rng_origin = self.rng if rng is None else rng
+        self._rng_cursor = self._rng_origin
+
+    def rng_updates(self):
+        """``{rng: newest state}`` for the draws built so far; then starts a new graph.
+
+        Merge it into the updates of the compiled function so the generator
+        advances between calls, as the tutorial's ``theano_rng`` did.
+        """
+        origin, cursor = self._rng_origin, self._rng_cursor
+        self.reset_rng()
+        return {} if cursor is origin else {origin: cursor}
+
+    def gibbs_chain(self, start, n_steps, step="hvh"):
+        """Run ``n_steps`` Gibbs steps in ``scan`` from ``start``.
+
+        ``step`` is "hvh" (``start`` is a hidden state) or "vhv" (a visible
+        state). Returns the six per-step sequences of :meth:`gibbs_hvh` or
+        :meth:`gibbs_vhv`; the generator's advance is kept in the cursor, so
+        finish with :meth:`rng_updates`.
+        """
+        step_fn = {"hvh": self.gibbs_hvh, "vhv": self.gibbs_vhv}[step]
+        n_steps = check_positive_int(n_steps, "n_steps")
+
+        def one_step(state, rng):
+            self._rng_cursor = rng
+            outputs = step_fn(state)
+            return [*outputs, self._rng_cursor]
+
+        *sequences, rng_end = backend.pytensor.scan(
+            one_step,
+            outputs_info=[None] * 5 + [start, self._rng_cursor],
+            n_steps=n_steps,
+            name=f"gibbs_{step}",
+            return_updates=False,
+        )
+        self._rng_cursor = rng_end
+        return sequences
+
+    # ---------------------------------------------------------------- learning
+    def get_cost_gradients(self, persistent=None, k=1):
+        """(monitoring_cost, gradients of params, state updates) for CD-k / PCD-k.
+
+        The gradient is that of mean F(input) - mean F(chain end), with the
+        chain end held constant: the data-minus-model statistics. ``updates``
+        holds the persistent chain's new state (PCD), the pseudo-likelihood bit
+        index and the random state, but no parameter updates.
+        """
+        k = check_positive_int(k, "k")
+        self.reset_rng()
+        if persistent is None:
+            chain_start = self.sample_h_given_v(self.input)[2]
+        else:
+            chain_start = persistent
+        (pre_sigmoid_nvs, nv_means, nv_samples,
+         pre_sigmoid_nhs, nh_means, nh_samples) = self.gibbs_chain(chain_start, k, "hvh")
+        chain_end = nv_samples[-1]
+        cost = pt.mean(self.free_energy(self.input)) - pt.mean(self.free_energy(chain_end))
+        gparams = pt.grad(cost, self.params, consider_constant=[chain_end])
+        updates = {}
+        if persistent is not None:
+            updates[persistent] = nh_samples[-1]
+            monitoring_cost = self.get_pseudo_likelihood_cost(updates)
+        else:
+            monitoring_cost = self.get_reconstruction_cost(updates, pre_sigmoid_nvs[-1])
+        updates.update(self.rng_updates())
+        return monitoring_cost, gparams, updates
+
+    def get_cost_updates(self, lr=0.1, persistent=None, k=1):
+        """(monitoring_cost, updates) for one step of CD-k, or PCD-k if ``persistent``.
+
+        ``persistent`` is a shared variable holding the persistent chain's
+        hidden state. ``updates`` holds param <- param - lr * gradient, the
+        chain's new state and the random state. The monitoring cost is the
+        pseudo-likelihood for PCD and the reconstruction cost for CD.
+        """
+        lr = check_float(lr, "lr", low=0.0, low_inclusive=False)
+        monitoring_cost, gparams, updates = self.get_cost_gradients(persistent, k)
+        for gparam, param in zip(gparams, self.params):
+            updates[param] = param - gparam * np.asarray(lr, dtype=self.dtype)
+        return monitoring_cost, updates
+
+    def get_pseudo_likelihood_cost(self, updates):
+        """n_visible * log sigmoid(F(x with bit i flipped) - F(x)), averaged over rows.
+
+        Stochastic approximation to the pseudo-likelihood: one bit i per call,
+        i advancing modulo n_visible through ``updates``. Written as
+        -n_visible * softplus(F(x) - F(x_flip)) so it stays finite.
+        """
+        bit_i_idx = self.bit_i_idx
+        xi = pt.round(self.input)
+        fe_xi = self.free_energy(xi)
+        xi_flip = pt.set_subtensor(xi[:, bit_i_idx], 1 - xi[:, bit_i_idx])
+        fe_xi_flip = self.free_energy(xi_flip)
+        cost = -self.n_visible * pt.mean(pt.softplus(fe_xi - fe_xi_flip))
+        updates[bit_i_idx] = (bit_i_idx + 1) % self.n_visible
+        return cost
+
+    def get_reconstruction_cost(self, updates, pre_sigmoid_nv):
+        """Mean over rows of sum_i x_i log s(a_i) + (1 - x_i) log(1 - s(a_i)).
+
+        s is the sigmoid and a = ``pre_sigmoid_nv`` the reconstruction's
+        activation; the sum is computed as x.a - softplus(a), which equals it
+        exactly and never takes the log of a rounded-to-zero sigmoid.
+        ``updates`` is accepted for the tutorial's signature and left unchanged.
+        """
+        x = self.input
+        return pt.mean(pt.sum(x * pre_sigmoid_nv - pt.softplus(pre_sigmoid_nv), axis=1))
+
+    # ------------------------------------------------------------ parameters
+    def get_params(self):
+        """The parameters as a dict of numpy arrays (copies)."""
+        return {p.name: p.get_value() for p in self.params}
+
+    def set_params(self, W=None, hbias=None, vbias=None):
+        """Replace parameters from numpy arrays, all checked before any is set."""
+        checked = {}
+        for name, value in (("W", W), ("hbias", hbias), ("vbias", vbias)):
+            if value is not None:
+                shape = getattr(self, name).get_value(borrow=True).shape
+                checked[name] = check_array(value, name, ndim=len(shape), shape=shape)
+        for name, value in checked.items():
+            getattr(self, name).set_value(backend.as_floatx(value, self.dtype))
+
+    def save(self, path):
+        """Write the parameters to ``path`` (.npz, no pickle); see :mod:`rbm.persistence`."""
+        from .persistence import save_model
+
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path, dtype=None):
+        """A new model from a file written by :meth:`save`."""
+        from .persistence import load_model_arrays
+
+        arrays = load_model_arrays(path)
+        n_visible, n_hidden = arrays["W"].shape
+        return cls(n_visible=n_visible, n_hidden=n_hidden, W=arrays["W"],
+                   hbias=arrays["hbias"], vbias=arrays["vbias"],
+                   dtype=dtype or arrays["W"].dtype.name)
+
+    def __repr__(self):
+        return f"RBM(n_visible={self.n_visible}, n_hidden={self.n_hidden}, dtype={self.dtype!r})"

@@ -1,0 +1,189 @@
+"""Training: compile the model's CD-k / PCD-k graph once, then loop over minibatches.
+
+The dataset lives in a shared variable, reshaped to (n_batches, batch_size,
+n_visible), and the compiled step takes only a minibatch index: the tutorial's
+``givens`` pattern, which lets the data stay on the device and works for JAX
+(whose slices must have static sizes).
+"""
+import time
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import backend
+from .backend import pt
+from .validation import check_data, check_float, check_positive_int, check_seed
+
+__all__ = ["Trainer", "TrainingDiverged"]
+
+
+class TrainingDiverged(FloatingPointError):
+    """A parameter or the monitoring cost became NaN or infinite; the model kept its last finite state."""
+
+
+class Trainer:
+    """Stochastic gradient training of an :class:`rbm.RBM` with CD-k or PCD-k.
+
+    Parameters
+    ----------
+    model : RBM
+    learning_rate : float > 0
+    k : int >= 1
+        Gibbs steps per update.
+    persistent : bool
+        PCD-k (chains carried across updates, pseudo-likelihood monitored) when
+        True, CD-k (reconstruction cost monitored) when False.
+    batch_size : int >= 1
+    momentum : float in [0, 1)
+        v <- momentum v - learning_rate (gradient + weight_decay W); p <- p + v.
+    weight_decay : float >= 0
+        L2 penalty on W (not on the biases).
+    mode : str
+        "cpu", "gpu" or a PyTensor mode name (see :func:`rbm.backend.resolve_mode`).
+    seed : int, optional
+        Re-seeds the model's Gibbs sampler generator, for reproducible runs.
+    """
+
+    def __init__(self, model, learning_rate=0.1, k=1, persistent=True, batch_size=20,
+                 momentum=0.0, weight_decay=0.0, mode="cpu", seed=None):
+        from .model import RBM
+
+        if not isinstance(model, RBM):
+            raise TypeError(f"model must be an rbm.RBM, got {type(model).__name__}")
+        self.learning_rate = check_float(learning_rate, "learning_rate", low=0.0, low_inclusive=False)
+        self.k = check_positive_int(k, "k")
+        if not isinstance(persistent, bool):
+            raise TypeError(f"persistent must be True or False, got {persistent!r}")
+        self.batch_size = check_positive_int(batch_size, "batch_size")
+        self.momentum = check_float(momentum, "momentum", low=0.0)
+        if self.momentum >= 1.0:
+            raise ValueError(f"momentum must be < 1, got {self.momentum}")
+        self.weight_decay = check_float(weight_decay, "weight_decay", low=0.0)
+        self.mode = mode
+        backend.resolve_mode(mode)  # fail now on an unknown mode or missing JAX
+        seed = check_seed(seed)
+        self.persistent = persistent
+        self.model = model
+        self.seed = seed
+        if seed is not None:
+            model.rng.set_value(np.random.default_rng(seed))
+        self.history = []
+        self._train_fn = None
+        self._free_energy_fn = None
+        dtype = model.dtype
+        self._batches = backend.shared(np.zeros((1, self.batch_size, model.n_visible)), "batches", dtype)
+        self.persistent_chain = (backend.shared(np.zeros((self.batch_size, model.n_hidden)),
+                                                "persistent_chain", dtype) if persistent else None)
+        self.velocities = [backend.shared(np.zeros(p.get_value(borrow=True).shape), f"velocity_{p.name}", dtype)
+                           for p in model.params] if self.momentum else []
+
+    # --------------------------------------------------------------- compile
+    def _build_train_fn(self):
+        """Compile the training step: index -> (monitoring cost, all-finite flag)."""
+        model = self.model
+        dtype = model.dtype
+        cost, gradients, updates = model.get_cost_gradients(self.persistent_chain, self.k)
+        lr = np.asarray(self.learning_rate, dtype=dtype)
+        new_values = {}
+        for i, (param, grad) in enumerate(zip(model.params, gradients)):
+            if self.weight_decay and param is model.W:
+                grad = grad + np.asarray(self.weight_decay, dtype=dtype) * param
+            if self.momentum:
+                velocity = self.velocities[i]
+                new_velocity = np.asarray(self.momentum, dtype=dtype) * velocity - lr * grad
+                new_values[velocity] = new_velocity
+                new_values[param] = param + new_velocity
+            else:
+                new_values[param] = param - lr * grad
+        # Divergence guard inside the graph: apply the step only if every new
+        # parameter and the cost are finite, so the model keeps its last finite
+        # state without copying parameters on every step.
+        finite = pt.all(pt.isfinite(cost))
+        for param in model.params:
+            finite = pt.and_(finite, pt.all(pt.isfinite(new_values[param])))
+        updates.update(new_values)
+        guarded = list(new_values) + ([self.persistent_chain] if self.persistent else [])
+        for shared_var in guarded:
+            updates[shared_var] = pt.switch(finite, updates[shared_var], shared_var)
+        index = pt.lscalar("index")
+        self._train_fn = backend.compile_function(
+            [index], [cost, finite], updates=updates,
+            givens={model.input: self._batches[index]}, mode=self.mode, name="train_fn")
+
+    def _mean_free_energy(self, data):
+        if self._free_energy_fn is None:
+            v = pt.matrix("v", dtype=self.model.dtype)
+            self._free_energy_fn = backend.compile_function(
+                [v], pt.mean(self.model.free_energy(v)), mode=self.mode, name="mean_free_energy")
+        return float(self._free_energy_fn(backend.as_floatx(data, self.model.dtype)))
+
+    # ------------------------------------------------------------------- fit
+    def fit(self, data, epochs=1, valid=None, callbacks=(), verbose=True):
+        """Train for ``epochs`` passes over ``data``; returns :attr:`history`.
+
+        ``data`` is (n, n_visible) in [0, 1]; the last n % batch_size rows are
+        not used, as in the tutorial. Each history record holds ``epoch``,
+        ``cost`` (mean monitoring cost), ``time`` (s) and, with ``valid``,
+        ``free_energy_gap``: mean F(valid) - mean F(same number of training
+        rows), which grows as the model overfits (Hinton's practical guide,
+        section 6). Each callback is called as ``callback(trainer, record)``
+        after every epoch; a callback returning True stops training. Calling
+        ``fit`` again continues from the current state (also on new data of the
+        same width) and reuses the compiled function.
+        """
+        model = self.model
+        data = check_data(data, model.n_visible, "data")
+        epochs = check_positive_int(epochs, "epochs")
+        if valid is not None:
+            valid = check_data(valid, model.n_visible, "valid")
+        if callable(callbacks):
+            callbacks = [callbacks]
+        callbacks = list(callbacks)
+        for callback in callbacks:
+            if not callable(callback):
+                raise TypeError(f"callbacks must be callables, got {type(callback).__name__}")
+        n_batches = data.shape[0] // self.batch_size
+        if n_batches == 0:
+            raise ValueError(
+                f"batch_size={self.batch_size} is larger than the {data.shape[0]} rows of data")
+        used = data[: n_batches * self.batch_size]
+        self._batches.set_value(
+            backend.as_floatx(used, model.dtype).reshape(n_batches, self.batch_size, model.n_visible),
+            borrow=True)
+        if self._train_fn is None:
+            self._build_train_fn()
+        for _ in range(epochs):
+            record = self._run_epoch(n_batches, verbose)
+            if valid is not None:
+                n = min(len(valid), len(used))
+                record["free_energy_gap"] = self._mean_free_energy(valid[:n]) - self._mean_free_energy(used[:n])
+            self.history.append(record)
+            if verbose:
+                tqdm.write(self.format_record(record))
+            if any(callback(self, record) for callback in callbacks):
+                break
+        return self.history
+
+    def _run_epoch(self, n_batches, verbose):
+        epoch = len(self.history)
+        start = time.perf_counter()
+        costs = np.empty(n_batches)
+        progress = tqdm(range(n_batches), desc=f"epoch {epoch}", unit="batch",
+                        disable=not verbose, leave=False)
+        for batch_index in progress:
+            cost, finite = self._train_fn(batch_index)
+            if not finite:
+                raise TrainingDiverged(
+                    f"training diverged at epoch {epoch}, minibatch {batch_index}: a parameter or the "
+                    "monitoring cost became NaN or infinite; the model keeps its last finite parameters "
+                    "(try a smaller learning_rate)")
+            costs[batch_index] = cost
+        return {"epoch": epoch, "cost": float(np.mean(costs)), "time": time.perf_counter() - start}
+
+    @staticmethod
+    def format_record(record):
+        """One line for an epoch's record, e.g. ``epoch 3: cost -68.41, 27.3 s``."""
+        line = f"epoch {record['epoch']}: cost {record['cost']:.2f}, {record['time']:.1f} s"
+        if "free_energy_gap" in record:
+            line += f", free-energy gap {record['free_energy_gap']:.2f}"
+        return line

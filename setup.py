@@ -1,0 +1,28 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="rbm",
+    version="0.1.0",
+    description="Restricted Boltzmann Machines as PyTensor graphs, in the style of the Theano tutorial",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    packages=find_packages(include=["rbm", "rbm.*"]),
+    python_requires=">=3.11",
+    install_requires=[
+        # PyTensor 3.0.x is the newest line that supports Python 3.11.
+        "pytensor>=3.0.7,<3.1",
+        # Without packaging PyTensor silently skips its stability rewrites.
+        "packaging>=23",
+        "numba>=0.60",
+        "scipy>=1.11",
+        "numpy>=1.26",
+        "pillow>=10",
+        "tqdm>=4.60",
+    ],
+    extras_require={
+        "test": ["pytest>=8", "hypothesis>=6", "jax>=0.4.30", "jaxlib>=0.4.30"],
+        "jax": ["jax>=0.4.30", "jaxlib>=0.4.30"],
+        "bench": ["scikit-learn>=1.4"],
+    },
+)
