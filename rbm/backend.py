@@ -11,6 +11,7 @@ fail: it silently skips those rewrites, so costs overflow to -inf/NaN and graphs
 run about three times slower. We refuse to start in that state.
 """
 import importlib.util
+import warnings
 
 import numpy as np
 
@@ -117,8 +118,14 @@ def resolve_mode(mode="cpu"):
 
 def compile_function(inputs, outputs, updates=None, givens=None, mode="cpu", name=None):
     """``pytensor.function`` with rbm's mode vocabulary; the only place rbm compiles."""
-    return pytensor.function(inputs, outputs, updates=updates, givens=givens,
-                             mode=resolve_mode(mode), name=name)
+    with warnings.catch_warnings():
+        # The JAX linker announces that it keeps its own copy of shared random
+        # generators (so ``model.rng`` stops advancing there) and that it drops
+        # shape assertions JAX cannot trace; both are expected for our graphs.
+        warnings.filterwarnings("ignore", message="The RandomType SharedVariables", category=UserWarning)
+        warnings.filterwarnings("ignore", message="Skipping Assert", category=UserWarning)
+        return pytensor.function(inputs, outputs, updates=updates, givens=givens,
+                                 mode=resolve_mode(mode), name=name)
 
 
 def shared(value, name=None, dtype=None):

@@ -256,6 +256,7 @@ class RBM:
         (pre_sigmoid_nvs, nv_means, nv_samples,
          pre_sigmoid_nhs, nh_means, nh_samples) = self.gibbs_chain(chain_start, k, "hvh")
         chain_end = nv_samples[-1]
+        chain_end.name = "chain_end"  # findable by tests and debug prints
         cost = pt.mean(self.free_energy(self.input)) - pt.mean(self.free_energy(chain_end))
         gparams = pt.grad(cost, self.params, consider_constant=[chain_end])
         updates = {}

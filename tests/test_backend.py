@@ -1,0 +1,63 @@
+"""The backend: mode vocabulary, float types, and refusing to run without packaging."""
+import subprocess
+import sys
+
+import pytest
+
+from rbm import backend
+
+
+def test_mode_vocabulary():
+    assert backend.resolve_mode("cpu") is backend.pytensor.compile.mode.get_mode("NUMBA")
+    assert backend.resolve_mode("numba") is backend.resolve_mode("NUMBA")
+    mode = backend.resolve_mode("CVM")
+    assert backend.resolve_mode(mode) is mode
+
+
+@pytest.mark.parametrize("name, error", [("tpu", ValueError), ("PYTORCH", ValueError), ("MLX", ValueError),
+                                         (3, TypeError)])
+def test_unknown_modes_are_refused(name, error):
+    with pytest.raises(error, match="mode"):
+        backend.resolve_mode(name)
+
+
+def test_gpu_mode_needs_a_gpu():
+    pytest.importorskip("jax")
+    import jax
+
+    try:
+        has_gpu = bool(jax.devices("gpu"))
+    except RuntimeError:
+        has_gpu = False
+    if has_gpu:
+        assert backend.resolve_mode("gpu") is backend.resolve_mode("JAX")
+    else:
+        with pytest.raises(RuntimeError, match="GPU"):
+            backend.resolve_mode("gpu")
+
+
+def test_floatx_default_and_checks():
+    assert backend.get_floatx() == "float32"
+    assert backend.check_dtype("float64") == "float64"
+    with pytest.raises(ValueError, match="float32"):
+        backend.set_floatx("float16")
+    assert backend.get_floatx() == "float32"
+
+
+BLOCK_PACKAGING = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] == 'packaging':
+            raise ImportError('blocked for the test')
+sys.meta_path.insert(0, Block())
+import importlib.util
+importlib.util.find_spec = lambda name, *a: None if name == 'packaging' else _find(name, *a)
+"""
+
+
+def test_refuses_to_start_without_packaging():
+    code = ("import importlib.util as u; _find = u.find_spec\n" + BLOCK_PACKAGING + "import rbm\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "rbm needs the 'packaging' package" in result.stderr

@@ -1,0 +1,67 @@
+"""The MNIST example end to end, on a small subset, as a user runs it."""
+import gzip
+import os
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from rbm import RBM
+
+from .conftest import SHARED_MNIST
+
+EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "examples", "mnist_rbm.py")
+SMALL_RUN = ["--subset", "100", "--epochs", "2", "--k", "1", "--n-hidden", "16", "--n-chains", "3",
+             "--n-samples", "2", "--plot-every", "3", "--batch-size", "10"]
+
+
+def synthetic_mnist_pkl(folder):
+    """A tiny stand-in for the tutorial's mnist.pkl.gz: blurry strokes in [0, 1]."""
+    rng = np.random.default_rng(0)
+    splits = []
+    for n in (120, 20, 30):
+        X = np.zeros((n, 28, 28), dtype=np.float32)
+        for image, column in zip(X, rng.integers(4, 24, n)):
+            image[4:24, column:column + 3] = rng.uniform(0.5, 1.0)
+        splits.append((X.reshape(n, 784), rng.integers(0, 10, n)))
+    with gzip.open(folder / "mnist.pkl.gz", "wb") as stream:
+        pickle.dump(tuple(splits), stream)
+    return folder
+
+
+def run_example(data_dir, out, *extra):
+    command = [sys.executable, EXAMPLE, "--data-dir", str(data_dir), "--out", str(out), *SMALL_RUN, *extra]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+
+
+def check_outputs(result, out):
+    assert result.returncode == 0, result.stderr
+    assert "epoch 0: cost" in result.stdout + result.stderr and "epoch 1: cost" in result.stdout + result.stderr
+    for name in ("filters_at_epoch_0.png", "filters_at_epoch_1.png", "samples.png"):
+        image = np.asarray(Image.open(out / name))
+        assert image.ndim == 2 and image.std() > 0, name
+    assert np.asarray(Image.open(out / "samples.png")).shape == (2 * 29 - 1, 3 * 29 - 1)
+    model = RBM.load(out / "model.npz")
+    assert (model.n_visible, model.n_hidden) == (784, 16)
+
+
+def test_example_on_synthetic_data(tmp_path):
+    data = synthetic_mnist_pkl(tmp_path)
+    result = run_example(data, tmp_path / "out")
+    check_outputs(result, tmp_path / "out")
+
+
+@pytest.mark.skipif(not os.path.isdir(SHARED_MNIST), reason="the shared MNIST folder is not on this machine")
+def test_example_on_real_mnist(tmp_path):
+    result = run_example(SHARED_MNIST, tmp_path / "out", "--cd")
+    check_outputs(result, tmp_path / "out")
+    assert "CD-1" in result.stdout
+
+
+def test_example_reports_a_missing_data_folder_clearly(tmp_path):
+    result = run_example(tmp_path / "absent", tmp_path / "out")
+    assert result.returncode != 0
+    assert "is not a folder" in result.stderr and "Traceback" not in result.stderr

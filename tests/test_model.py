@@ -1,0 +1,307 @@
+"""The model's graphs against plain numpy formulas, in every supported compile mode."""
+import numpy as np
+import pytest
+from scipy.special import expit
+
+from rbm import RBM, visible_bias_from_data
+from rbm import backend
+from rbm.backend import pt, pytensor
+from pytensor.graph.replace import graph_replace
+from pytensor.graph.traversal import ancestors
+from pytensor.scalar import basic as ps
+from pytensor.scalar.math import Sigmoid
+
+from . import reference
+
+TOLERANCE = {"float32": dict(rtol=2e-5, atol=2e-4), "float64": dict(rtol=1e-12, atol=1e-10)}
+
+
+def random_model(n_visible=7, n_hidden=5, dtype="float64", seed=0, scale=1.0):
+    rng = np.random.default_rng(seed)
+    return RBM(n_visible=n_visible, n_hidden=n_hidden, W=scale * rng.normal(size=(n_visible, n_hidden)),
+               hbias=rng.normal(size=n_hidden), vbias=rng.normal(size=n_visible), seed=seed, dtype=dtype)
+
+
+def numpy_params(model):
+    return [p.get_value().astype(np.float64) for p in model.params]
+
+
+def compile_(inputs, outputs, mode="NUMBA", updates=None):
+    return backend.compile_function(inputs, outputs, updates=updates, mode=mode)
+
+
+def _scalar_ops(node):
+    """(op, input-owner-ops) pairs of a node, looking inside fused Composite scalar graphs."""
+    scalar_op = getattr(node.op, "scalar_op", node.op)
+    inner = getattr(scalar_op, "fgraph", None)
+    if inner is not None:
+        for inner_node in inner.toposort():
+            yield from _scalar_ops(inner_node)
+        return
+    yield scalar_op, [getattr(getattr(i.owner, "op", None), "scalar_op", getattr(i.owner, "op", None))
+                      for i in node.inputs]
+
+
+def log_of_sigmoid_nodes(function):
+    """Nodes of a compiled function (scan bodies included) that take the log of a sigmoid."""
+    found = []
+    pending = list(function.maker.fgraph.toposort())
+    while pending:
+        node = pending.pop()
+        inner = getattr(node.op, "fgraph", None)
+        if inner is not None and not hasattr(node.op, "scalar_op"):  # a scan / OpFromGraph body
+            pending.extend(inner.toposort())
+            continue
+        for op, input_ops in _scalar_ops(node):
+            if isinstance(op, (ps.Log, ps.Log1p)) and any(isinstance(i, Sigmoid) for i in input_ops):
+                found.append(node)
+    return found
+
+
+# ----------------------------------------------------------------- construction
+def test_default_initialisation_matches_tutorial():
+    model = RBM(n_visible=30, n_hidden=20, numpy_rng=np.random.RandomState(1234), dtype="float64")
+    bound = 4 * np.sqrt(6.0 / 50)
+    expected = np.random.RandomState(1234).uniform(-bound, bound, size=(30, 20))
+    np.testing.assert_array_equal(model.W.get_value(), expected)
+    assert not model.hbias.get_value().any() and not model.vbias.get_value().any()
+    assert model.params == [model.W, model.hbias, model.vbias]
+    assert model.input.ndim == 2 and (model.n_visible, model.n_hidden) == (30, 20)
+
+
+def test_accepts_shared_parameters_and_input():
+    W = pytensor.shared(np.ones((4, 3), dtype="float32"))
+    x = pt.matrix("x", dtype="float32")
+    model = RBM(input=x, n_visible=4, n_hidden=3, W=W)
+    assert model.W is W and model.input is x and model.dtype == "float32"
+
+
+def test_default_dtype_is_float32():
+    assert RBM(n_visible=3, n_hidden=2).W.dtype == "float32"
+
+
+def test_hinton_initialisation_from_data():
+    data = np.array([[1, 0, 0], [1, 1, 0], [1, 0, 0], [0, 1, 0]], dtype=float)
+    model = RBM.from_data(data, n_hidden=2000, numpy_rng=0, dtype="float64")
+    p = np.clip(data.mean(axis=0), 1e-3, 1 - 1e-3)
+    np.testing.assert_allclose(model.vbias.get_value(), np.log(p / (1 - p)))
+    np.testing.assert_allclose(visible_bias_from_data(data), np.log(p / (1 - p)))
+    assert abs(model.W.get_value().std() - 0.01) < 0.001
+    assert not model.hbias.get_value().any()
+
+
+# ------------------------------------------------------------------ energies
+def test_free_energy_matches_numpy(mode, dtype):
+    model = random_model(dtype=dtype)
+    v = pt.matrix(dtype=dtype)
+    data = (np.random.default_rng(1).random((6, 7)) < 0.5).astype(dtype)
+    got = compile_([v], model.free_energy(v), mode)(data)
+    np.testing.assert_allclose(got, reference.free_energy(data, *numpy_params(model)), **TOLERANCE[dtype])
+
+
+def test_free_energy_equals_brute_force_sum_over_hidden_states():
+    model = random_model()
+    W, hbias, vbias = numpy_params(model)
+    v = pt.matrix(dtype="float64")
+    data = reference.all_binary_states(7)[::9]
+    H = reference.all_binary_states(5)
+    brute = -np.log(np.exp(data @ W @ H.T + (data @ vbias)[:, None] + (H @ hbias)[None, :]).sum(axis=1))
+    np.testing.assert_allclose(compile_([v], model.free_energy(v))(data), brute, rtol=1e-12)
+
+
+def test_conditionals_match_numpy(mode, dtype):
+    model = random_model(dtype=dtype)
+    W, hbias, vbias = numpy_params(model)
+    v, h = pt.matrix(dtype=dtype), pt.matrix(dtype=dtype)
+    data_v = (np.random.default_rng(2).random((4, 7)) < 0.5).astype(dtype)
+    data_h = (np.random.default_rng(3).random((4, 5)) < 0.5).astype(dtype)
+    pre_h, mean_h = compile_([v], model.propup(v), mode)(data_v)
+    pre_v, mean_v = compile_([h], model.propdown(h), mode)(data_h)
+    np.testing.assert_allclose(pre_h, data_v @ W + hbias, **TOLERANCE[dtype])
+    np.testing.assert_allclose(mean_h, expit(data_v @ W + hbias), **TOLERANCE[dtype])
+    np.testing.assert_allclose(pre_v, data_h @ W.T + vbias, **TOLERANCE[dtype])
+    np.testing.assert_allclose(mean_v, expit(data_h @ W.T + vbias), **TOLERANCE[dtype])
+
+
+def test_samples_are_binary_with_the_right_frequencies(mode):
+    model = random_model(n_visible=4, n_hidden=3, scale=0.5)
+    v = pt.matrix(dtype="float64")
+    pre, mean, sample = model.sample_h_given_v(v)
+    draw = compile_([v], [mean, sample], mode, updates=model.rng_updates())
+    data = np.tile(np.array([[1.0, 0.0, 1.0, 1.0]]), (20000, 1))
+    p, s = draw(data)
+    assert set(np.unique(s)) <= {0.0, 1.0}
+    # 20,000 Bernoulli draws per unit: the frequency is within 5 standard errors of p.
+    np.testing.assert_allclose(s.mean(axis=0), p[0], atol=5 * np.sqrt(0.25 / 20000))
+    assert not np.array_equal(draw(data)[1], s), "the generator must advance between calls"
+
+
+def test_gibbs_steps_return_six_values_in_tutorial_order():
+    model = random_model()
+    v, h = pt.matrix(dtype="float64"), pt.matrix(dtype="float64")
+    hvh = model.gibbs_hvh(h)
+    vhv = model.gibbs_vhv(v)
+    assert len(hvh) == len(vhv) == 6
+    data_v = np.ones((2, 7))
+    values = compile_([h, v], hvh + vhv, updates=model.rng_updates())(np.ones((2, 5)), data_v)
+    shapes = [x.shape[1] for x in values]
+    assert shapes == [7, 7, 7, 5, 5, 5, 5, 5, 5, 7, 7, 7]
+    pre_h1 = values[6]
+    np.testing.assert_allclose(pre_h1, data_v @ model.W.get_value() + model.hbias.get_value())
+
+
+# ------------------------------------------------------------------- learning
+@pytest.mark.parametrize("persistent", [False, True])
+def test_cd_gradient_is_data_minus_model_statistics(persistent, dtype):
+    model = random_model(dtype=dtype)
+    chain = pytensor.shared(np.zeros((6, 5), dtype=dtype)) if persistent else None
+    cost, gradients, updates = model.get_cost_gradients(persistent=chain, k=3)
+    v_model = (np.random.default_rng(5).random((6, 7)) < 0.5).astype(dtype)
+    v_data = (np.random.default_rng(6).random((6, 7)) < 0.5).astype(dtype)
+    got = compile_([model.input], fix_chain_end(gradients, v_model))(v_data)
+    expected = reference.cd_gradients(v_data.astype(float), v_model.astype(float), *numpy_params(model))
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, **TOLERANCE[dtype])
+
+
+def test_get_cost_updates_pcd_updates_params_chain_bit_and_rng():
+    model = random_model()
+    chain = pytensor.shared(np.zeros((3, 5)))
+    cost, updates = model.get_cost_updates(lr=0.5, persistent=chain, k=2)
+    assert set(updates) == {model.W, model.hbias, model.vbias, chain, model.bit_i_idx, model.rng}
+    step = compile_([model.input], cost, updates=updates)
+    W_before = model.W.get_value()
+    data = np.eye(7)[:3]
+    bit_before = int(model.bit_i_idx.get_value())
+    expected = reference.pseudo_likelihood_cost(data, bit_before, *numpy_params(model))
+    np.testing.assert_allclose(step(data), expected, rtol=1e-12)
+    assert int(model.bit_i_idx.get_value()) == (bit_before + 1) % 7
+    assert not np.array_equal(model.W.get_value(), W_before)
+    assert set(np.unique(chain.get_value())) <= {0.0, 1.0}
+
+
+def test_bit_index_wraps_modulo_n_visible():
+    model = random_model(n_visible=3)
+    chain = pytensor.shared(np.zeros((2, 5)))
+    cost, updates = model.get_cost_updates(lr=0.01, persistent=chain, k=1)
+    step = compile_([model.input], cost, updates=updates)
+    seen = []
+    for _ in range(5):
+        seen.append(int(model.bit_i_idx.get_value()))
+        step(np.ones((2, 3)))
+    assert seen == [0, 1, 2, 0, 1]
+
+
+def test_get_cost_updates_cd_monitors_reconstruction():
+    model = random_model()
+    cost, updates = model.get_cost_updates(lr=0.1, k=1)
+    assert set(updates) == {model.W, model.hbias, model.vbias, model.rng}
+    value = compile_([model.input], cost, updates=updates)(np.eye(7)[:4])
+    assert np.isfinite(value) and value < 0  # a mean log-probability of 7 bits
+
+
+def fix_chain_end(graph, v_model):
+    """``graph`` with the Gibbs chain's end replaced by the constant ``v_model``."""
+    end = next(var for var in ancestors(graph) if var.name == "chain_end")
+    return graph_replace(graph, {end: pt.constant(v_model)})
+
+
+def test_sgd_update_is_param_minus_lr_times_gradient():
+    model = random_model()
+    _, gradients, _ = model.get_cost_gradients(k=1)
+    _, updates = model.get_cost_updates(lr=0.25, k=1)
+    v_model, data = np.eye(7)[2:5], np.eye(7)[:3]
+    grad_W = compile_([model.input], fix_chain_end(gradients, v_model)[0])(data)
+    new_W = compile_([model.input], fix_chain_end([updates[model.W]], v_model)[0])(data)
+    np.testing.assert_allclose(new_W, model.W.get_value() - 0.25 * grad_W, rtol=1e-12)
+
+
+# ----------------------------------------------------------------- stability
+EXTREME = [-1e4, -1e3, -40.0, -1.0, 0.0, 1.0, 40.0, 1e3, 1e4]
+
+
+def test_reconstruction_cost_is_stable_at_extremes(mode, dtype):
+    model = RBM(n_visible=len(EXTREME), n_hidden=2, dtype=dtype)
+    pre = pt.matrix("pre", dtype=dtype)
+    cost = model.get_reconstruction_cost({}, pre)
+    function = compile_([model.input, pre], cost, mode)
+    a = np.array([EXTREME, EXTREME[::-1]], dtype=dtype)
+    for x in (np.zeros_like(a), np.ones_like(a), np.full_like(a, 0.5)):
+        got = function(x, a)
+        assert np.isfinite(got)
+        np.testing.assert_allclose(got, reference.reconstruction_cost(x.astype(float), a.astype(float)),
+                                   rtol=1e-6)
+    assert log_of_sigmoid_nodes(function) == []
+
+
+def test_free_energy_is_stable_at_extremes(mode, dtype):
+    n = len(EXTREME)
+    W = np.diag(EXTREME)  # row i of v = e_i gives activation EXTREME[i] on unit i, 0 elsewhere
+    model = RBM(n_visible=n, n_hidden=n, W=W, dtype=dtype)
+    v = pt.matrix(dtype=dtype)
+    function = compile_([v], model.free_energy(v), mode)
+    data = np.eye(n, dtype=dtype)
+    got = function(data)
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, reference.free_energy(data.astype(float), W, np.zeros(n), np.zeros(n)),
+                               rtol=1e-6)
+    assert log_of_sigmoid_nodes(function) == []
+
+
+def test_pseudo_likelihood_is_stable_at_extremes(mode, dtype):
+    model = RBM(n_visible=2, n_hidden=1, W=np.array([[1e4], [-1e4]]), vbias=np.array([1e3, -1e3]), dtype=dtype)
+    updates = {}
+    cost = model.get_pseudo_likelihood_cost(updates)
+    function = compile_([model.input], cost, mode, updates=updates)
+    data = np.array([[0.0, 1.0], [1.0, 0.0]], dtype=dtype)
+    for bit in (0, 1):
+        got = function(data)
+        assert np.isfinite(got)
+        expected = reference.pseudo_likelihood_cost(data.astype(float), bit, *numpy_params(model))
+        np.testing.assert_allclose(got, expected, rtol=1e-6)
+    assert log_of_sigmoid_nodes(function) == []
+
+
+def test_log_of_sigmoid_detector_finds_an_unstable_graph():
+    """The graph check above can fail: it flags a log(sigmoid) that no rewrite removed."""
+    x = pt.vector()
+    unstable = backend.pytensor.function([x], pt.log(pt.sigmoid(x)),
+                                         mode=backend.resolve_mode("FAST_COMPILE"))
+    assert log_of_sigmoid_nodes(unstable)
+
+
+# ----------------------------------------------------------------- bad input
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(n_visible=0), ValueError, "n_visible"),
+    (dict(n_hidden=-1), ValueError, "n_hidden"),
+    (dict(n_visible=2.5), TypeError, "n_visible"),
+    (dict(W=np.zeros((3, 3))), ValueError, "W must have shape"),
+    (dict(hbias=np.zeros(3)), ValueError, "hbias must have shape"),
+    (dict(vbias=np.zeros((4, 1))), ValueError, "vbias must be 1-D"),
+    (dict(W=np.full((4, 2), np.nan)), ValueError, "NaN"),
+    (dict(W="weights"), TypeError, "W must be a numeric array"),
+    (dict(dtype="int32"), ValueError, "dtype"),
+    (dict(numpy_rng="seed"), TypeError, "numpy_rng"),
+    (dict(seed=-3), ValueError, "seed"),
+])
+def test_bad_constructor_arguments_are_refused(kwargs, error, match):
+    arguments = {"n_visible": 4, "n_hidden": 2, **kwargs}
+    with pytest.raises(error, match=match):
+        RBM(**arguments)
+
+
+def test_bad_k_and_lr_are_refused():
+    model = random_model()
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        model.get_cost_updates(k=0)
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        model.get_cost_updates(lr=0.0)
+
+
+def test_set_params_checks_all_before_setting_any():
+    model = random_model()
+    before = model.get_params()
+    with pytest.raises(ValueError, match="vbias"):
+        model.set_params(W=np.zeros((7, 5)), vbias=np.zeros(3))
+    for name, value in model.get_params().items():
+        np.testing.assert_array_equal(value, before[name])
