@@ -27,6 +27,7 @@ for _module, _why in (
         )
 
 import pytensor  # noqa: E402  (imported only after the checks above)
+import pytensor.link.jax.linker  # noqa: E402  (needs no JAX until a JAX function is built)
 import pytensor.tensor as pt  # noqa: E402
 import pytensor.tensor.random as ptr  # noqa: E402
 
@@ -192,6 +193,27 @@ def compile_function(inputs, outputs, updates=None, givens=None, mode="cpu", nam
         warnings.filterwarnings("ignore", message="Skipping Assert", category=UserWarning)
         return pytensor.function(inputs, outputs, updates=updates, givens=givens,
                                  mode=resolve_mode(mode), name=name)
+
+
+def uses_jax(mode):
+    """True when ``mode`` compiles through PyTensor's JAX backend."""
+    return isinstance(resolve_mode(mode).linker, pytensor.link.jax.linker.JAXLinker)
+
+
+def set_shared_data(variable, value, mode):
+    """Give the shared ``variable`` the array ``value``, on the device for JAX modes.
+
+    Why: a PyTensor JAX function copies every numpy-held shared input to the
+    device on every call. For the training set that is the whole dataset per
+    minibatch (measured: 47 ms instead of 16 ms per PCD-1 minibatch of
+    50,000-row MNIST with JAX on a CPU). Parameters need nothing: the first
+    update already leaves them as device arrays.
+    """
+    variable.set_value(value, borrow=True)
+    if uses_jax(mode):
+        import jax
+
+        variable.container.storage[0] = jax.device_put(variable.get_value(borrow=True))
 
 
 def shared(value, name=None, dtype=None):

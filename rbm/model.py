@@ -341,7 +341,7 @@ class RBM:
     # ------------------------------------------------------------ parameters
     def get_params(self):
         """The parameters as a dict of numpy arrays (copies)."""
-        return {p.name: p.get_value() for p in self.params}
+        return {p.name: np.array(p.get_value(borrow=True)) for p in self.params}
 
     def set_params(self, W=None, hbias=None, vbias=None):
         """Replace parameters from numpy arrays, all checked before any is set."""

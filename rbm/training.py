@@ -147,9 +147,10 @@ class Trainer:
             raise ValueError(
                 f"batch_size={self.batch_size} is larger than the {data.shape[0]} rows of data")
         used = data[: n_batches * self.batch_size]
-        self._batches.set_value(
+        backend.set_shared_data(
+            self._batches,
             backend.as_floatx(used, model.dtype).reshape(n_batches, self.batch_size, model.n_visible),
-            borrow=True)
+            self.mode)
         if self._train_fn is None:
             self._build_train_fn()
         for _ in range(epochs):
