@@ -14,7 +14,8 @@ import time
 import numpy as np
 
 import rbm
-from rbm.datasets import load_mnist
+from rbm import evaluation
+from rbm.datasets import binarize, load_mnist
 from rbm.images import save_image, tile_raster_images
 
 
@@ -40,6 +41,11 @@ def parse_args(argv=None):
     parser.add_argument("--cd", action="store_true", help="CD-k instead of persistent CD-k")
     parser.add_argument("--lr", type=positive_float, default=0.1, help="learning rate")
     parser.add_argument("--n-hidden", type=positive_int, default=500)
+    parser.add_argument("--momentum", type=float, default=0.0)
+    parser.add_argument("--weight-decay", type=float, default=0.0)
+    parser.add_argument("--init", choices=("tutorial", "hinton"), default="tutorial",
+                        help="tutorial: W uniform, zero biases; hinton: W ~ N(0, 0.01^2), "
+                             "visible biases from pixel means (Hinton's practical guide)")
     parser.add_argument("--subset", type=positive_int, default=None,
                         help="train on the first N training rows only")
     parser.add_argument("--seed", type=int, default=123)
@@ -54,6 +60,11 @@ def parse_args(argv=None):
     parser.add_argument("--n-chains", type=positive_int, default=20)
     parser.add_argument("--n-samples", type=positive_int, default=10)
     parser.add_argument("--plot-every", type=positive_int, default=1000)
+    parser.add_argument("--ais", action="store_true",
+                        help="after training, estimate log Z by AIS and print train/test log-likelihood")
+    parser.add_argument("--ais-runs", type=positive_int, default=100)
+    parser.add_argument("--ais-betas", type=positive_int, default=None,
+                        help="number of evenly spaced temperatures (default: the paper's 14,501)")
     return parser.parse_args(argv)
 
 
@@ -67,12 +78,22 @@ def main(argv=None):
     train_X = mnist.train.X[: args.subset] if args.subset else mnist.train.X
     test_X = mnist.test.X
     print(f"MNIST: {len(train_X)} training rows, {'CD' if args.cd else 'PCD'}-{args.k}, "
-          f"lr {args.lr}, batch {args.batch_size}, {args.n_hidden} hidden, mode {args.mode}, {args.dtype}")
+          f"lr {args.lr}, batch {args.batch_size}, momentum {args.momentum}, weight decay {args.weight_decay}, "
+          f"{args.n_hidden} hidden, {args.init} init, mode {args.mode}, {args.dtype}"
+          f"{', binarised ' + args.binarize if args.binarize else ''}")
 
-    model = rbm.RBM(n_visible=train_X.shape[1], n_hidden=args.n_hidden,
-                    numpy_rng=np.random.RandomState(args.seed), seed=args.seed, dtype=args.dtype)
-    trainer = rbm.Trainer(model, learning_rate=args.lr, k=args.k, persistent=not args.cd,
-                          batch_size=args.batch_size, mode=args.mode, seed=args.seed)
+    try:
+        if args.init == "hinton":
+            model = rbm.RBM.from_data(train_X, n_hidden=args.n_hidden, numpy_rng=args.seed,
+                                      seed=args.seed, dtype=args.dtype)
+        else:
+            model = rbm.RBM(n_visible=train_X.shape[1], n_hidden=args.n_hidden,
+                            numpy_rng=np.random.RandomState(args.seed), seed=args.seed, dtype=args.dtype)
+        trainer = rbm.Trainer(model, learning_rate=args.lr, k=args.k, persistent=not args.cd,
+                              batch_size=args.batch_size, momentum=args.momentum,
+                              weight_decay=args.weight_decay, mode=args.mode, seed=args.seed)
+    except (ValueError, TypeError, ImportError, RuntimeError) as error:
+        sys.exit(f"error: {error}")
 
     def plot_filters(trainer, record):
         tiles = tile_raster_images(model.W.get_value(borrow=True).T, img_shape=(28, 28),
@@ -99,7 +120,26 @@ def main(argv=None):
     save_image(tiles, os.path.join(args.out, "samples.png"))
     model.save(os.path.join(args.out, "model.npz"))
     print(f"wrote filters_at_epoch_*.png, samples.png and model.npz to {args.out}")
+    if args.ais:
+        report_likelihood(model, train_X, test_X, args)
     return history
+
+
+def report_likelihood(model, train_X, test_X, args):
+    """AIS estimate of log Z, then the average log-probability of train and test digits."""
+    betas = None if args.ais_betas is None else np.linspace(0.0, 1.0, max(args.ais_betas, 2))
+    result = evaluation.ais_log_partition(model, n_runs=max(args.ais_runs, 2), betas=betas,
+                                          base_rate=train_X, seed=args.seed, mode=args.mode)
+    print(f"AIS: log Z = {result.log_z:.2f} (+-3 sd: {result.log_z_low:.2f} .. {result.log_z_high:.2f}), "
+          f"{result.n_runs} runs, {result.n_betas} temperatures, {result.seconds:.1f} s")
+    if args.binarize is None:
+        # log p(v) is a probability only for binary v: score a seeded stochastic binarisation.
+        print("scoring stochastically binarised copies of the grey-level digits")
+        train_X = binarize(train_X, "stochastic", seed=args.seed)
+        test_X = binarize(test_X, "stochastic", seed=args.seed + 1)
+    train_ll = evaluation.mean_log_likelihood(model, train_X, result.log_z)
+    test_ll = evaluation.mean_log_likelihood(model, test_X, result.log_z)
+    print(f"average log-likelihood: train {train_ll:.2f} nats, test {test_ll:.2f} nats")
 
 
 if __name__ == "__main__":

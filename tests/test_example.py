@@ -61,6 +61,16 @@ def test_example_on_real_mnist(tmp_path):
     assert "CD-1" in result.stdout
 
 
+def test_example_reports_log_likelihood_with_ais(tmp_path):
+    data = synthetic_mnist_pkl(tmp_path)
+    result = run_example(data, tmp_path / "out", "--ais", "--ais-runs", "20", "--ais-betas", "300")
+    assert result.returncode == 0, result.stderr
+    assert "AIS: log Z =" in result.stdout and "20 runs, 300 temperatures" in result.stdout
+    line = next(l for l in result.stdout.splitlines() if l.startswith("average log-likelihood"))
+    train, test = (float(part.split()[-2]) for part in line.split(":")[1].split(","))
+    assert -784 * np.log(2) < test < 0 and -784 * np.log(2) < train < 0
+
+
 def test_example_reports_a_missing_data_folder_clearly(tmp_path):
     result = run_example(tmp_path / "absent", tmp_path / "out")
     assert result.returncode != 0

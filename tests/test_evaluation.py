@@ -1,0 +1,134 @@
+"""log Z and log-likelihood against brute-force enumeration of both layers."""
+import numpy as np
+import pytest
+
+from rbm import RBM, Trainer
+from rbm import evaluation
+
+from . import reference
+
+
+def model_with(n_visible, n_hidden, scale=1.0, seed=0, dtype="float64"):
+    rng = np.random.default_rng(seed)
+    return RBM(n_visible=n_visible, n_hidden=n_hidden, W=scale * rng.normal(size=(n_visible, n_hidden)),
+               hbias=rng.normal(size=n_hidden), vbias=rng.normal(size=n_visible), dtype=dtype)
+
+
+def params(model):
+    return [p.get_value().astype(np.float64) for p in model.params]
+
+
+@pytest.mark.parametrize("n_visible, n_hidden", [(6, 4), (4, 6), (8, 8), (1, 3)])
+def test_exact_log_partition_matches_enumeration_of_both_layers(n_visible, n_hidden):
+    model = model_with(n_visible, n_hidden)
+    np.testing.assert_allclose(evaluation.exact_log_partition(model),
+                               reference.exact_log_partition(*params(model)), rtol=1e-12)
+
+
+def test_exact_log_partition_spans_several_batches():
+    """2^15 hidden states: two batches of 2^14 combined by log-sum-exp."""
+    model = model_with(3, 15, scale=0.3)
+    np.testing.assert_allclose(evaluation.exact_log_partition(model),
+                               reference.exact_log_partition(*params(model)), rtol=1e-12)
+
+
+def test_exact_log_partition_refuses_large_models():
+    with pytest.raises(ValueError, match="2\\^26"):
+        evaluation.exact_log_partition(RBM(n_visible=30, n_hidden=26))
+    with pytest.raises(TypeError, match="rbm.RBM"):
+        evaluation.exact_log_partition("model")
+
+
+def test_mean_log_likelihood_matches_brute_force():
+    model = model_with(6, 4)
+    data = reference.all_binary_states(6)[::5]
+    log_z = evaluation.exact_log_partition(model)
+    np.testing.assert_allclose(evaluation.mean_log_likelihood(model, data, log_z),
+                               reference.mean_log_likelihood(data, *params(model)), rtol=1e-12)
+    # the probabilities of all 2^6 vectors sum to one
+    every = reference.all_binary_states(6)
+    log_p = -evaluation.free_energy(model, every) - log_z
+    np.testing.assert_allclose(np.exp(log_p).sum(), 1.0, rtol=1e-12)
+
+
+def test_default_schedule_is_the_papers():
+    betas = evaluation.default_betas()
+    assert len(betas) == 14501 and betas[0] == 0 and betas[-1] == 1
+    steps = np.diff(betas)
+    np.testing.assert_allclose(steps[:500], 1e-3)
+    np.testing.assert_allclose(steps[500:4500], 1e-4)
+    np.testing.assert_allclose(steps[4500:], 1e-5)
+
+
+def ais_agrees_with_exact(model, base_rate=None, n_runs=100, n_betas=3000, seed=0, mode="cpu"):
+    exact = evaluation.exact_log_partition(model)
+    result = evaluation.ais_log_partition(model, n_runs=n_runs, betas=np.linspace(0, 1, n_betas),
+                                          base_rate=base_rate, seed=seed, mode=mode)
+    assert abs(result.log_z - exact) < 0.5, (result, exact)
+    assert result.log_z_low <= exact <= result.log_z_high, (result, exact)
+    assert (result.n_runs, result.n_betas) == (n_runs, n_betas)
+    return result
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_ais_on_random_784_by_15_model(dtype):
+    rng = np.random.default_rng(1)
+    model = RBM(n_visible=784, n_hidden=15, W=rng.normal(0, 0.05, (784, 15)), hbias=rng.normal(size=15),
+                vbias=rng.normal(size=784), dtype=dtype)
+    ais_agrees_with_exact(model)
+
+
+def stroke_images(n, seed=0):
+    """Binary 28x28 images of one vertical or horizontal stroke: structured, MNIST-sized data."""
+    rng = np.random.default_rng(seed)
+    images = np.zeros((n, 28, 28))
+    for image, position, vertical in zip(images, rng.integers(3, 23, n), rng.random(n) < 0.5):
+        if vertical:
+            image[4:24, position:position + 3] = 1
+        else:
+            image[position:position + 3, 4:24] = 1
+    return images.reshape(n, 784)
+
+
+def test_ais_on_trained_784_by_15_model_with_base_rate():
+    data = stroke_images(400)
+    model = RBM.from_data(data, n_hidden=15, numpy_rng=0, seed=0, dtype="float64")
+    Trainer(model, learning_rate=0.05, k=1, batch_size=20, seed=0).fit(data, epochs=5, verbose=False)
+    result = ais_agrees_with_exact(model, base_rate=data)
+    exact = evaluation.exact_log_partition(model)
+    # Training made the strokes far likelier than under the untrained initialisation.
+    assert evaluation.mean_log_likelihood(model, data, exact) > -200
+
+
+def test_ais_runs_on_jax():
+    pytest.importorskip("jax")
+    ais_agrees_with_exact(model_with(20, 10, scale=0.2), n_runs=50, n_betas=500, mode="JAX")
+
+
+def test_ais_is_reproducible_with_a_seed():
+    model = model_with(20, 8, scale=0.2)
+    first = evaluation.ais_log_partition(model, n_runs=10, betas=np.linspace(0, 1, 50), seed=3)
+    again = evaluation.ais_log_partition(model, n_runs=10, betas=np.linspace(0, 1, 50), seed=3)
+    assert first.log_z == again.log_z
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(n_runs=1), ValueError, "n_runs"),
+    (dict(betas=np.array([0.0, 0.5])), ValueError, "betas"),
+    (dict(betas=np.array([0.0, 0.7, 0.5, 1.0])), ValueError, "betas"),
+    (dict(betas=np.array([0.1, 1.0])), ValueError, "betas"),
+    (dict(base_rate=np.ones((3, 5))), ValueError, "5 columns"),
+    (dict(seed=-1), ValueError, "seed"),
+    (dict(mode="abacus"), ValueError, "unknown mode"),
+])
+def test_ais_refuses_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        evaluation.ais_log_partition(model_with(4, 3), **kwargs)
+
+
+def test_mean_log_likelihood_refuses_bad_input():
+    model = model_with(4, 3)
+    with pytest.raises(ValueError, match="finite"):
+        evaluation.mean_log_likelihood(model, np.ones((2, 4)), np.nan)
+    with pytest.raises(ValueError, match="3 columns"):
+        evaluation.mean_log_likelihood(model, np.ones((2, 3)), 1.0)
