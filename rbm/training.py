@@ -5,6 +5,7 @@ n_visible), and the compiled step takes only a minibatch index: the tutorial's
 ``givens`` pattern, which lets the data stay on the device and works for JAX
 (whose slices must have static sizes).
 """
+import os
 import time
 
 import numpy as np
@@ -12,9 +13,31 @@ from tqdm.auto import tqdm
 
 from . import backend
 from .backend import pt
+from .checkpoint import data_fingerprint, load_checkpoint, save_checkpoint
 from .validation import check_data, check_float, check_positive_int, check_seed
 
 __all__ = ["Trainer", "TrainingDiverged"]
+
+
+def _epoch_start(epoch):
+    """The position at the start of ``epoch``: no minibatch done yet."""
+    return {"epoch": epoch, "batch": 0, "epoch_costs": [], "epoch_seconds": 0.0}
+
+
+def _check_npz_path(path, name, must_exist):
+    """None, or ``path`` as a string ending in .npz (existing, or in an existing folder)."""
+    if path is None:
+        return None
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path, got {type(path).__name__}")
+    path = os.fspath(path)
+    if not path.endswith(".npz"):
+        raise ValueError(f"{name} must be an .npz path, got {path!r}")
+    if must_exist and not os.path.isfile(path):
+        raise FileNotFoundError(f"{name} file {path!r} does not exist")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        raise FileNotFoundError(f"the folder of {name} {path!r} does not exist")
+    return path
 
 
 class TrainingDiverged(FloatingPointError):
@@ -68,6 +91,7 @@ class Trainer:
         if seed is not None:
             model.rng.set_value(np.random.default_rng(seed))
         self.history = []
+        self._position = _epoch_start(0)
         self._train_fn = None
         self._free_energy_fn = None
         dtype = model.dtype
@@ -118,8 +142,9 @@ class Trainer:
         return float(self._free_energy_fn(backend.as_floatx(data, self.model.dtype)))
 
     # ------------------------------------------------------------------- fit
-    def fit(self, data, epochs=1, valid=None, callbacks=(), verbose=True):
-        """Train for ``epochs`` passes over ``data``; returns :attr:`history`.
+    def fit(self, data, epochs=1, valid=None, callbacks=(), verbose=True,
+            checkpoint=None, checkpoint_every=None, resume=None):
+        """Train on ``data``; returns :attr:`history`.
 
         ``data`` is (n, n_visible) in [0, 1]; the last n % batch_size rows are
         not used, as in the tutorial. Each history record holds ``epoch``,
@@ -127,9 +152,18 @@ class Trainer:
         ``free_energy_gap``: mean F(valid) - mean F(same number of training
         rows), which grows as the model overfits (Hinton's practical guide,
         section 6). Each callback is called as ``callback(trainer, record)``
-        after every epoch; a callback returning True stops training. Calling
-        ``fit`` again continues from the current state (also on new data of the
-        same width) and reuses the compiled function.
+        after every epoch; a callback returning True stops training.
+
+        Without ``resume``, ``epochs`` more epochs run, continuing from the
+        current state (also on new data of the same width) and reusing the
+        compiled function. With ``resume=PATH`` the state is first restored
+        from that checkpoint and ``epochs`` counts the whole run: training
+        stops once ``epochs`` epochs are complete, ending with exactly the
+        weights of an uninterrupted run with the same seed and data.
+
+        ``checkpoint=PATH`` writes the full training state (see
+        :mod:`rbm.checkpoint`) every ``checkpoint_every`` minibatch updates,
+        or after every epoch when that is None; PATH may equal ``resume``.
         """
         model = self.model
         data = check_data(data, model.n_visible, "data")
@@ -142,35 +176,50 @@ class Trainer:
         for callback in callbacks:
             if not callable(callback):
                 raise TypeError(f"callbacks must be callables, got {type(callback).__name__}")
+        if checkpoint_every is not None:
+            checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
+            if checkpoint is None:
+                raise ValueError("checkpoint_every needs checkpoint=PATH")
+        checkpoint = _check_npz_path(checkpoint, "checkpoint", must_exist=False)
+        resume = _check_npz_path(resume, "resume", must_exist=True)
         n_batches = data.shape[0] // self.batch_size
         if n_batches == 0:
             raise ValueError(
                 f"batch_size={self.batch_size} is larger than the {data.shape[0]} rows of data")
         used = data[: n_batches * self.batch_size]
-        backend.set_shared_data(
-            self._batches,
-            backend.as_floatx(used, model.dtype).reshape(n_batches, self.batch_size, model.n_visible),
-            self.mode)
+        batches = backend.as_floatx(used, model.dtype).reshape(n_batches, self.batch_size, model.n_visible)
+        fingerprint = data_fingerprint(batches) if (checkpoint or resume) else None
+        if resume is not None:
+            self._position = load_checkpoint(self, resume, fingerprint)  # checks everything first
+            epochs_to_run = epochs - self._position["epoch"]
+        else:
+            epochs_to_run = epochs
+        backend.set_shared_data(self._batches, batches, self.mode)
         if self._train_fn is None:
             self._build_train_fn()
-        for _ in range(epochs):
-            record = self._run_epoch(n_batches, verbose)
+        for _ in range(max(epochs_to_run, 0)):
+            record = self._run_epoch(n_batches, verbose, checkpoint, checkpoint_every, fingerprint)
             if valid is not None:
                 n = min(len(valid), len(used))
                 record["free_energy_gap"] = self._mean_free_energy(valid[:n]) - self._mean_free_energy(used[:n])
             self.history.append(record)
+            self._position = _epoch_start(len(self.history))
+            if checkpoint is not None and checkpoint_every is None:
+                save_checkpoint(self, checkpoint, self._position, fingerprint)
             if verbose:
                 tqdm.write(self.format_record(record))
             if any(callback(self, record) for callback in callbacks):
                 break
         return self.history
 
-    def _run_epoch(self, n_batches, verbose):
-        epoch = len(self.history)
-        start = time.perf_counter()
-        costs = np.empty(n_batches)
-        progress = tqdm(range(n_batches), desc=f"epoch {epoch}", unit="batch",
-                        disable=not verbose, leave=False)
+    def _run_epoch(self, n_batches, verbose, checkpoint, checkpoint_every, fingerprint):
+        """Run the epoch in progress from its current minibatch; returns its history record."""
+        position = self._position
+        epoch, first = position["epoch"], position["batch"]
+        costs = position["epoch_costs"]
+        start = time.perf_counter() - position["epoch_seconds"]
+        progress = tqdm(range(first, n_batches), desc=f"epoch {epoch}", unit="batch",
+                        disable=not verbose, leave=False, initial=first, total=n_batches)
         for batch_index in progress:
             cost, finite = self._train_fn(batch_index)
             if not finite:
@@ -178,7 +227,11 @@ class Trainer:
                     f"training diverged at epoch {epoch}, minibatch {batch_index}: a parameter or the "
                     "monitoring cost became NaN or infinite; the model keeps its last finite parameters "
                     "(try a smaller learning_rate)")
-            costs[batch_index] = cost
+            costs.append(float(cost))
+            position["batch"] = batch_index + 1
+            position["epoch_seconds"] = time.perf_counter() - start
+            if checkpoint_every is not None and (epoch * n_batches + batch_index + 1) % checkpoint_every == 0:
+                save_checkpoint(self, checkpoint, position, fingerprint)
         return {"epoch": epoch, "cost": float(np.mean(costs)), "time": time.perf_counter() - start}
 
     @staticmethod

@@ -1,0 +1,122 @@
+"""Training checkpoints: everything a :class:`rbm.Trainer` needs to continue bit for bit.
+
+A checkpoint is an ``.npz`` written atomically (see :mod:`rbm.persistence`)
+holding the parameters, momentum buffers, persistent chain, pseudo-likelihood
+bit index, the sampler's random generator state, the position in the run
+(epoch, minibatch, costs of the epoch so far), the history, the trainer's
+settings and a fingerprint of the training data. Loading checks all of it
+against the trainer before anything is changed.
+"""
+import hashlib
+import json
+
+import numpy as np
+
+from . import backend
+from .persistence import atomic_savez, load_npz
+
+__all__ = ["save_checkpoint", "load_checkpoint", "data_fingerprint"]
+
+_KIND = "rbm.Checkpoint"
+_SETTINGS = ("n_visible", "n_hidden", "dtype", "learning_rate", "k", "persistent", "batch_size",
+             "momentum", "weight_decay", "mode")
+
+
+def data_fingerprint(batches):
+    """sha256 of the training minibatches as the model sees them (dtype and order included)."""
+    return hashlib.sha256(np.ascontiguousarray(batches).view(np.uint8)).hexdigest()
+
+
+def _settings(trainer):
+    model = trainer.model
+    return {"n_visible": model.n_visible, "n_hidden": model.n_hidden, "dtype": model.dtype,
+            "learning_rate": trainer.learning_rate, "k": trainer.k, "persistent": trainer.persistent,
+            "batch_size": trainer.batch_size, "momentum": trainer.momentum,
+            "weight_decay": trainer.weight_decay, "mode": str(trainer.mode)}
+
+
+def _state_variables(trainer):
+    """name -> shared variable for every array the training step reads and updates."""
+    model = trainer.model
+    variables = {p.name: p for p in model.params}
+    variables.update({v.name: v for v in trainer.velocities})
+    if trainer.persistent_chain is not None:
+        variables["persistent_chain"] = trainer.persistent_chain
+    return variables
+
+
+def save_checkpoint(trainer, path, position, fingerprint):
+    """Write the trainer's full state at ``position`` to ``path`` atomically.
+
+    ``position`` is a dict with ``epoch``, ``batch`` (minibatches done in that
+    epoch), ``epoch_costs`` and ``epoch_seconds`` (for the epoch in progress).
+    """
+    arrays = {name: np.asarray(variable.get_value(borrow=True))
+              for name, variable in _state_variables(trainer).items()}
+    rng_state = trainer.model.rng.get_value(borrow=True).bit_generator.state
+    atomic_savez(path, dict(
+        kind=np.str_(_KIND), format_version=np.int64(1),
+        settings=np.str_(json.dumps(_settings(trainer), sort_keys=True)),
+        rng_state=np.str_(json.dumps(rng_state)),
+        history=np.str_(json.dumps(trainer.history)),
+        data_sha256=np.str_(fingerprint),
+        bit_i_idx=np.int64(trainer.model.bit_i_idx.get_value()),
+        epoch=np.int64(position["epoch"]), batch=np.int64(position["batch"]),
+        epoch_costs=np.asarray(position["epoch_costs"], dtype=np.float64),
+        epoch_seconds=np.float64(position["epoch_seconds"]),
+        **{f"state_{name}": value for name, value in arrays.items()}))
+
+
+def load_checkpoint(trainer, path, fingerprint):
+    """Check the checkpoint at ``path`` against ``trainer``, then restore it; returns the position.
+
+    Raises ``ValueError`` naming the mismatch (other settings, other data,
+    damaged file) and then leaves the trainer and its model untouched.
+    """
+    arrays = load_npz(path, _KIND)
+    try:
+        settings = json.loads(str(arrays["settings"]))
+        rng_state = json.loads(str(arrays["rng_state"]))
+        history = json.loads(str(arrays["history"]))
+        position = {"epoch": int(arrays["epoch"]), "batch": int(arrays["batch"]),
+                    "epoch_costs": [float(c) for c in arrays["epoch_costs"]],
+                    "epoch_seconds": float(arrays["epoch_seconds"])}
+        bit = int(arrays["bit_i_idx"])
+        fingerprint_saved = str(arrays["data_sha256"])
+    except (KeyError, ValueError, TypeError) as error:
+        raise ValueError(f"{path!r} is not a complete rbm checkpoint: {error}") from None
+    expected = _settings(trainer)
+    different = {key: (settings.get(key), expected[key]) for key in _SETTINGS if settings.get(key) != expected[key]}
+    if different:
+        described = ", ".join(f"{key}: checkpoint {saved!r}, trainer {now!r}" for key, (saved, now) in different.items())
+        raise ValueError(f"{path!r} was written by a trainer with other settings ({described})")
+    if fingerprint_saved != fingerprint:
+        raise ValueError(f"{path!r} was written while training on other data: resume needs the same "
+                         "rows in the same order")
+    restored = {}
+    for name, variable in _state_variables(trainer).items():
+        key = f"state_{name}"
+        current = variable.get_value(borrow=True)
+        if key not in arrays:
+            raise ValueError(f"{path!r} lacks the training state {name!r}")
+        value = arrays[key]
+        if value.shape != current.shape or value.dtype != np.dtype(trainer.model.dtype):
+            raise ValueError(f"{path!r}: {name} is {value.dtype}{value.shape}, expected "
+                             f"{trainer.model.dtype}{current.shape}")
+        if not np.all(np.isfinite(value)):
+            raise ValueError(f"{path!r}: {name} holds NaN or infinite values")
+        restored[variable] = value
+    if not 0 <= bit < trainer.model.n_visible or not 0 <= position["batch"]:
+        raise ValueError(f"{path!r} holds an impossible position or bit index")
+    try:
+        generator = np.random.Generator(getattr(np.random, rng_state["bit_generator"])())
+        generator.bit_generator.state = rng_state
+    except (AttributeError, KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{path!r} holds an unreadable random generator state: {error}") from None
+    # Every check passed: now change state.
+    for variable, value in restored.items():
+        backend.set_shared_data(variable, value, trainer.mode)
+    trainer.model.bit_i_idx.set_value(np.int64(bit))
+    trainer.model.rng.set_value(generator)
+    trainer.history[:] = history
+    return position

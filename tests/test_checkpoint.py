@@ -1,0 +1,175 @@
+"""Checkpoints: a run killed with SIGKILL and resumed ends bit-identical to an uninterrupted run."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from rbm import RBM, Trainer
+from rbm.checkpoint import load_checkpoint
+
+WORKER = textwrap.dedent("""
+    import os, sys, time
+    import numpy as np
+    import rbm
+    out, checkpoint, resume = sys.argv[1], sys.argv[2] or None, sys.argv[3] or None
+    data = (np.random.default_rng(0).random((200, 64)) < 0.3).astype(float)
+    model = rbm.RBM(n_visible=64, n_hidden=16, numpy_rng=np.random.RandomState(1), seed=1, dtype="float32")
+    trainer = rbm.Trainer(model, learning_rate=0.05, k=2, batch_size=10, momentum=0.9, weight_decay=1e-3, seed=2)
+    slow = [lambda t, r: time.sleep(0.3)] if os.environ.get("WORKER_SLOW") else []
+    trainer.fit(data, epochs=12, checkpoint=checkpoint, checkpoint_every=7 if checkpoint else None, resume=resume,
+                callbacks=slow, verbose=False)
+    np.save(out, np.concatenate([p.get_value().ravel() for p in model.params]
+                                + [trainer.persistent_chain.get_value().ravel()]))
+    print(len(trainer.history), [round(r["cost"], 6) for r in trainer.history])
+""")
+
+
+def run_worker(tmp_path, name, checkpoint="", resume="", cold_cache=False, slow=False, wait=True):
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    env = dict(os.environ)
+    if cold_cache:  # an empty PyTensor compile cache, Numba's cache included
+        env["PYTENSOR_FLAGS"] = f"base_compiledir={tmp_path / ('cache_' + name)}"
+    if slow:
+        env["WORKER_SLOW"] = "1"
+    command = [sys.executable, str(script), str(tmp_path / f"{name}.npy"), str(checkpoint), str(resume)]
+    if not wait:
+        return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def kill_after_checkpoints(tmp_path, checkpoint, cold_cache):
+    process = run_worker(tmp_path, "killed", checkpoint=checkpoint, cold_cache=cold_cache, slow=True, wait=False)
+    deadline = time.time() + 240
+    while not checkpoint.exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.01)
+    time.sleep(0.5)  # a few more minibatches and checkpoints, then die mid-run
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    assert not (tmp_path / "killed.npy").exists()
+
+
+@pytest.mark.parametrize("killed_cold, resumed_cold, reference_cold", [
+    (False, True, False),
+    (True, False, True),
+])
+def test_killed_and_resumed_run_is_bit_identical(tmp_path, killed_cold, resumed_cold, reference_cold):
+    checkpoint = tmp_path / "state.npz"
+    kill_after_checkpoints(tmp_path, checkpoint, killed_cold)
+    with np.load(checkpoint) as archive:
+        stopped_at = (int(archive["epoch"]), int(archive["batch"]))
+    assert stopped_at < (12, 0), "the checkpoint must come from the middle of the run"
+    resumed_out = run_worker(tmp_path, "resumed", checkpoint=checkpoint, resume=checkpoint, cold_cache=resumed_cold)
+    reference_out = run_worker(tmp_path, "reference", cold_cache=reference_cold)
+    resumed = np.load(tmp_path / "resumed.npy")
+    reference = np.load(tmp_path / "reference.npy")
+    np.testing.assert_array_equal(resumed, reference)
+    assert resumed_out.split()[0] == reference_out.split()[0] == "12"
+    assert resumed_out == reference_out  # the same per-epoch costs too
+
+
+BARS = (np.random.default_rng(3).random((60, 9)) < 0.5).astype(float)
+
+
+def make_trainer(**kwargs):
+    model = RBM(n_visible=9, n_hidden=4, seed=0, dtype="float64")
+    settings = dict(batch_size=10, momentum=0.5, seed=1)
+    settings.update(kwargs)
+    return Trainer(model, **settings)
+
+
+def test_resume_in_process_matches_uninterrupted_and_counts_whole_run(tmp_path):
+    path = tmp_path / "c.npz"
+    first = make_trainer()
+    first.fit(BARS, epochs=2, checkpoint=path, verbose=False)
+    resumed = make_trainer()
+    history = resumed.fit(BARS, epochs=5, resume=path, checkpoint=path, verbose=False)
+    assert [r["epoch"] for r in history] == [0, 1, 2, 3, 4]
+    straight = make_trainer()
+    straight.fit(BARS, epochs=5, verbose=False)
+    np.testing.assert_array_equal(resumed.model.W.get_value(), straight.model.W.get_value())
+    np.testing.assert_array_equal(resumed.velocities[0].get_value(), straight.velocities[0].get_value())
+    again = make_trainer()
+    assert len(again.fit(BARS, epochs=5, resume=path, verbose=False)) == 5  # already complete: no work
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(learning_rate=0.2), "learning_rate"),
+    (dict(batch_size=5), "batch_size"),
+    (dict(momentum=0.9), "momentum"),
+])
+def test_resume_refuses_other_settings_and_changes_nothing(tmp_path, change, match):
+    path = tmp_path / "c.npz"
+    make_trainer().fit(BARS, epochs=1, checkpoint=path, verbose=False)
+    other = make_trainer(**change)
+    before = other.model.get_params()
+    with pytest.raises(ValueError, match=match):
+        other.fit(BARS, epochs=3, resume=path, verbose=False)
+    assert other.history == []
+    for name, value in other.model.get_params().items():
+        np.testing.assert_array_equal(value, before[name])
+
+
+def test_resume_refuses_other_data(tmp_path):
+    path = tmp_path / "c.npz"
+    make_trainer().fit(BARS, epochs=1, checkpoint=path, verbose=False)
+    with pytest.raises(ValueError, match="other data"):
+        make_trainer().fit(BARS[::-1].copy(), epochs=3, resume=path, verbose=False)
+
+
+def test_crash_while_writing_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "c.npz"
+    trainer = make_trainer()
+    trainer.fit(BARS, epochs=1, checkpoint=path, verbose=False)
+    before = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", crash)
+    with pytest.raises(OSError, match="disk full"):
+        trainer.fit(BARS, epochs=1, checkpoint=path, verbose=False)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.npz"]
+
+
+@pytest.mark.parametrize("damage, match", [
+    (lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]), "truncated or corrupted"),
+    (lambda p: p.write_bytes(b"garbage"), "truncated or corrupted"),
+])
+def test_damaged_checkpoint_is_refused_and_changes_nothing(tmp_path, damage, match):
+    path = tmp_path / "c.npz"
+    make_trainer().fit(BARS, epochs=1, checkpoint=path, verbose=False)
+    damage(path)
+    trainer = make_trainer()
+    before = trainer.model.get_params()
+    with pytest.raises(ValueError, match=match):
+        trainer.fit(BARS, epochs=2, resume=path, verbose=False)
+    np.testing.assert_array_equal(trainer.model.get_params()["W"], before["W"])
+
+
+def test_model_file_is_not_a_checkpoint(tmp_path):
+    path = tmp_path / "model.npz"
+    make_trainer().model.save(path)
+    with pytest.raises(ValueError, match="not a 'rbm.Checkpoint'"):
+        make_trainer().fit(BARS, resume=path, verbose=False)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(checkpoint_every=5), ValueError, "needs checkpoint"),
+    (dict(checkpoint="state.pkl"), ValueError, ".npz"),
+    (dict(checkpoint=3), TypeError, "path"),
+    (dict(resume="absent.npz"), FileNotFoundError, "does not exist"),
+    (dict(checkpoint="c.npz", checkpoint_every=0), ValueError, "checkpoint_every"),
+])
+def test_bad_checkpoint_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        make_trainer().fit(BARS, verbose=False, **kwargs)
