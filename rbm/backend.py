@@ -220,6 +220,8 @@ def set_shared_data(variable, value, mode):
     if uses_jax(mode):
         import jax
 
+        import pytensor.link.jax.dispatch  # noqa: F401  (switches JAX to 64-bit types, as PyTensor's JAX code expects)
+
         variable.container.storage[0] = jax.device_put(variable.get_value(borrow=True))
 
 

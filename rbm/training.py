@@ -18,6 +18,9 @@ from .validation import check_data, check_float, check_positive_int, check_seed
 
 __all__ = ["Trainer", "TrainingDiverged"]
 
+#: minibatches between two looks at the divergence flag (each look waits for the device)
+_DIVERGENCE_CHECK_EVERY = 100
+
 
 def _epoch_start(epoch):
     """The position at the start of ``epoch``: no minibatch done yet."""
@@ -92,6 +95,9 @@ class Trainer:
             model.rng.set_value(np.random.default_rng(seed))
         self.history = []
         self._position = _epoch_start(0)
+        self._epoch_costs = backend.pytensor.shared(np.zeros(1), name="epoch_costs")
+        self._healthy = backend.pytensor.shared(np.int8(1), name="healthy")
+        self._first_bad_step = backend.pytensor.shared(np.int64(-1), name="first_bad_step")
         self._train_fn = None
         self._free_energy_fn = None
         dtype = model.dtype
@@ -103,7 +109,12 @@ class Trainer:
 
     # --------------------------------------------------------------- compile
     def _build_train_fn(self):
-        """Compile the training step: index -> (monitoring cost, all-finite flag)."""
+        """Compile the training step: minibatch index -> nothing; all results stay in shared variables.
+
+        The step returns no output so that a call need not wait for the device
+        (a JAX call that returns values blocks until the GPU is done). Its cost
+        goes to ``_epoch_costs[index]``; the divergence guard is in the graph.
+        """
         model = self.model
         dtype = model.dtype
         cost, gradients, updates = model.get_cost_gradients(self.persistent_chain, self.k)
@@ -119,19 +130,25 @@ class Trainer:
                 new_values[param] = param + new_velocity
             else:
                 new_values[param] = param - lr * grad
-        # Divergence guard inside the graph: apply the step only if every new
-        # parameter and the cost are finite, so the model keeps its last finite
-        # state without copying parameters on every step.
+        # Divergence guard inside the graph: a step is applied only while every
+        # step so far, this one included, left the cost and parameters finite.
+        # The model so keeps its last finite state without copying parameters,
+        # and _first_bad_step remembers where it went wrong.
+        index = pt.lscalar("index")
         finite = pt.all(pt.isfinite(cost))
         for param in model.params:
             finite = pt.and_(finite, pt.all(pt.isfinite(new_values[param])))
+        healthy = pt.and_(pt.eq(self._healthy, 1), finite)
         updates.update(new_values)
         guarded = list(new_values) + ([self.persistent_chain] if self.persistent else [])
         for shared_var in guarded:
-            updates[shared_var] = pt.switch(finite, updates[shared_var], shared_var)
-        index = pt.lscalar("index")
+            updates[shared_var] = pt.switch(healthy, updates[shared_var], shared_var)
+        updates[self._first_bad_step] = pt.switch(pt.and_(pt.eq(self._healthy, 1), pt.invert(finite)),
+                                                  index, self._first_bad_step)
+        updates[self._healthy] = pt.cast(healthy, "int8")
+        updates[self._epoch_costs] = pt.set_subtensor(self._epoch_costs[index], pt.cast(cost, "float64"))
         self._train_fn = backend.compile_function(
-            [index], [cost, finite], updates=updates,
+            [index], [], updates=updates,
             givens={model.input: self._batches[index]}, mode=self.mode, name="train_fn")
 
     def _mean_free_energy(self, data):
@@ -195,6 +212,8 @@ class Trainer:
         else:
             epochs_to_run = epochs
         backend.set_shared_data(self._batches, batches, self.mode)
+        backend.set_shared_data(self._epoch_costs, np.zeros(n_batches), self.mode)
+        self._healthy.set_value(np.int8(1))
         if self._train_fn is None:
             self._build_train_fn()
         for _ in range(max(epochs_to_run, 0)):
@@ -216,23 +235,37 @@ class Trainer:
         """Run the epoch in progress from its current minibatch; returns its history record."""
         position = self._position
         epoch, first = position["epoch"], position["batch"]
-        costs = position["epoch_costs"]
+        done_before = np.asarray(position["epoch_costs"], dtype=np.float64)
         start = time.perf_counter() - position["epoch_seconds"]
         progress = tqdm(range(first, n_batches), desc=f"epoch {epoch}", unit="batch",
                         disable=not verbose, leave=False, initial=first, total=n_batches)
         for batch_index in progress:
-            cost, finite = self._train_fn(batch_index)
-            if not finite:
-                raise TrainingDiverged(
-                    f"training diverged at epoch {epoch}, minibatch {batch_index}: a parameter or the "
-                    "monitoring cost became NaN or infinite; the model keeps its last finite parameters "
-                    "(try a smaller learning_rate)")
-            costs.append(float(cost))
-            position["batch"] = batch_index + 1
-            position["epoch_seconds"] = time.perf_counter() - start
-            if checkpoint_every is not None and (epoch * n_batches + batch_index + 1) % checkpoint_every == 0:
+            self._train_fn(batch_index)
+            done = batch_index + 1
+            checkpoint_due = (checkpoint_every is not None
+                              and (epoch * n_batches + done) % checkpoint_every == 0)
+            # Reading device state waits for the device, so look only now and then.
+            if checkpoint_due or done % _DIVERGENCE_CHECK_EVERY == 0 or done == n_batches:
+                self._raise_if_diverged(epoch)
+                position["batch"] = done
+                position["epoch_costs"] = self._costs_so_far(done_before, first, done)
+                position["epoch_seconds"] = time.perf_counter() - start
+            if checkpoint_due:
                 save_checkpoint(self, checkpoint, position, fingerprint)
+        costs = self._costs_so_far(done_before, first, n_batches)
         return {"epoch": epoch, "cost": float(np.mean(costs)), "time": time.perf_counter() - start}
+
+    def _costs_so_far(self, done_before, first, done):
+        """Costs of the epoch's minibatches 0..done-1 (those before ``first`` came from a checkpoint)."""
+        costs = np.asarray(self._epoch_costs.get_value(borrow=True))
+        return list(done_before[:first]) + [float(c) for c in costs[first:done]]
+
+    def _raise_if_diverged(self, epoch):
+        if int(self._healthy.get_value()) != 1:
+            raise TrainingDiverged(
+                f"training diverged at epoch {epoch}, minibatch {int(self._first_bad_step.get_value())}: "
+                "a parameter or the monitoring cost became NaN or infinite; the model keeps its last "
+                "finite parameters (try a smaller learning_rate)")
 
     @staticmethod
     def format_record(record):
