@@ -197,6 +197,10 @@ class Trainer:
             checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
             if checkpoint is None:
                 raise ValueError("checkpoint_every needs checkpoint=PATH")
+        if (checkpoint is not None or resume is not None) and backend.uses_jax(self.mode):
+            raise NotImplementedError(
+                "checkpoint/resume need a CPU mode ('cpu', 'NUMBA', 'CVM'): PyTensor's JAX backend keeps "
+                "the sampler's random state in a private copy that a checkpoint cannot read back")
         checkpoint = _check_npz_path(checkpoint, "checkpoint", must_exist=False)
         resume = _check_npz_path(resume, "resume", must_exist=True)
         n_batches = data.shape[0] // self.batch_size

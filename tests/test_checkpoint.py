@@ -173,3 +173,11 @@ def test_model_file_is_not_a_checkpoint(tmp_path):
 def test_bad_checkpoint_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         make_trainer().fit(BARS, verbose=False, **kwargs)
+
+
+def test_checkpoints_are_refused_under_jax(tmp_path):
+    pytest.importorskip("jax")
+    trainer = make_trainer(mode="JAX")
+    with pytest.raises(NotImplementedError, match="CPU mode"):
+        trainer.fit(BARS, checkpoint=tmp_path / "c.npz", verbose=False)
+    assert list(tmp_path.iterdir()) == [] and trainer.history == []
