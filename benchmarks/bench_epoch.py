@@ -20,7 +20,6 @@ import numpy as np
 from scipy.special import expit
 
 import rbm
-from rbm import backend
 
 N_VISIBLE, N_HIDDEN, BATCH, EPOCH_BATCHES = 784, 500, 20, 2500
 

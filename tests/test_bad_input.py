@@ -1,5 +1,4 @@
 """Every public entry point meets bad input with a clear error and changes no state."""
-import os
 
 import numpy as np
 import pytest

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from rbm import RBM, Trainer
-from rbm.checkpoint import load_checkpoint
 
 WORKER = textwrap.dedent("""
     import os, sys, time

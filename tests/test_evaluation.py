@@ -94,7 +94,7 @@ def test_ais_on_trained_784_by_15_model_with_base_rate():
     data = stroke_images(400)
     model = RBM.from_data(data, n_hidden=15, numpy_rng=0, seed=0, dtype="float64")
     Trainer(model, learning_rate=0.05, k=1, batch_size=20, seed=0).fit(data, epochs=5, verbose=False)
-    result = ais_agrees_with_exact(model, base_rate=data)
+    ais_agrees_with_exact(model, base_rate=data)
     exact = evaluation.exact_log_partition(model)
     # Training made the strokes far likelier than under the untrained initialisation.
     assert evaluation.mean_log_likelihood(model, data, exact) > -200
