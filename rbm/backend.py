@@ -93,6 +93,41 @@ def _numba_sigmoid_in_input_precision():
         return sigmoid, scalar_op_cache_key(op, cache_version=7001)
 
 
+_jax_fixed = False
+
+
+def _jax_reductions_in_output_dtype():
+    """Make PyTensor's JAX backend return a reduction in its declared dtype.
+
+    Why: PyTensor 3.0.7's JAX code for ``Sum`` / ``Mean`` returns the
+    accumulator's dtype (float64 for float32 inputs) instead of the output's,
+    so a float32 model trained under JAX silently turned W and hbias into
+    float64 arrays after its first update (and a ``scan`` carrying them fails
+    to compile). Called before compiling a JAX function; JAX stays optional.
+    """
+    global _jax_fixed
+    if _jax_fixed:
+        return
+    from pytensor.link.jax.dispatch import jax_funcify
+    from pytensor.tensor.elemwise import CAReduce
+
+    pytensor_careduce = jax_funcify.dispatch(CAReduce)
+
+    @jax_funcify.register(CAReduce)
+    def jax_funcify_careduce(op, node=None, **kwargs):
+        reduce = pytensor_careduce(op, node=node, **kwargs)
+        if node is None:
+            return reduce
+        dtype = node.outputs[0].type.dtype
+
+        def reduce_in_output_dtype(x):
+            return reduce(x).astype(dtype)
+
+        return reduce_in_output_dtype
+
+    _jax_fixed = True
+
+
 # Numba's fast-math lets LLVM reassociate floating-point sums differently when a
 # function is compiled fresh and when it is loaded from PyTensor's cache, so the
 # same training step gave results differing in the last bits (measured: a run
@@ -190,16 +225,28 @@ def resolve_mode(mode="cpu"):
     return pytensor.compile.mode.get_mode(name)
 
 
-def compile_function(inputs, outputs, updates=None, givens=None, mode="cpu", name=None):
-    """``pytensor.function`` with rbm's mode vocabulary; the only place rbm compiles."""
+def compile_function(inputs, outputs, updates=None, givens=None, mode="cpu", name=None,
+                     nested_scan=False):
+    """``pytensor.function`` with rbm's mode vocabulary; the only place rbm compiles.
+
+    ``nested_scan=True`` (a ``scan`` whose step runs another ``scan``) leaves
+    out PyTensor's ``scan_sit_sot_to_untraced`` rewrite: in PyTensor 3.0.7
+    it miswires the training step's nested Gibbs chain under the Numba and
+    JAX linkers (``np.dot`` shape errors), while the graph runs correctly
+    without it (tests/test_training.py compares with one minibatch per call).
+    """
+    mode = resolve_mode(mode)
+    if isinstance(mode.linker, pytensor.link.jax.linker.JAXLinker):
+        _jax_reductions_in_output_dtype()
+    if nested_scan:
+        mode = mode.excluding("scan_sit_sot_to_untraced")
     with warnings.catch_warnings():
         # The JAX linker announces that it keeps its own copy of shared random
         # generators (so ``model.rng`` stops advancing there) and that it drops
         # shape assertions JAX cannot trace; both are expected for our graphs.
         warnings.filterwarnings("ignore", message="The RandomType SharedVariables", category=UserWarning)
         warnings.filterwarnings("ignore", message="Skipping Assert", category=UserWarning)
-        return pytensor.function(inputs, outputs, updates=updates, givens=givens,
-                                 mode=resolve_mode(mode), name=name)
+        return pytensor.function(inputs, outputs, updates=updates, givens=givens, mode=mode, name=name)
 
 
 def uses_jax(mode):
@@ -240,4 +287,9 @@ def is_shared(value):
     return isinstance(value, pytensor.compile.SharedVariable)
 
 
-__all__ += ["check_dtype", "is_shared", "pt", "ptr", "pytensor"]
+def is_rng(variable):
+    """True when ``variable`` holds a random generator (a PyTensor ``RandomGeneratorType``)."""
+    return isinstance(variable.type, ptr.type.RandomGeneratorType)
+
+
+__all__ += ["check_dtype", "is_rng", "is_shared", "pt", "ptr", "pytensor"]

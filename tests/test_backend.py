@@ -36,6 +36,22 @@ def test_gpu_mode_needs_a_gpu():
             backend.resolve_mode("gpu")
 
 
+@pytest.mark.parametrize("mode", ["NUMBA", "JAX"])
+def test_reductions_return_their_declared_dtype(mode):
+    """PyTensor 3.0.7's JAX code returned float64 for float32 sums; rbm's backend casts them back."""
+    pytest.importorskip("jax") if mode == "JAX" else None
+    import numpy as np
+
+    x = backend.pt.matrix("x", dtype="float32")
+    reductions = [backend.pt.sum(x, axis=0), backend.pt.mean(x), backend.pt.max(x, axis=1),
+                  backend.pt.sum(backend.pt.softplus(x), axis=1)]
+    outputs = backend.compile_function([x], reductions, mode=mode)(np.full((4, 3), 0.5, dtype=np.float32))
+    for reduction, output in zip(reductions, outputs):
+        assert reduction.type.dtype == "float32"
+        assert np.asarray(output).dtype == np.float32
+    np.testing.assert_allclose(np.asarray(outputs[0]), [2.0, 2.0, 2.0])
+
+
 def test_floatx_default_and_checks():
     assert backend.get_floatx() == "float32"
     assert backend.check_dtype("float64") == "float64"
