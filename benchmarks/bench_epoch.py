@@ -10,6 +10,7 @@ rbm is faster. PCD-1 is also compared with scikit-learn's BernoulliRBM when it
 is installed (``pip install 'rbm[bench]'``).
 
     python benchmarks/bench_epoch.py [--batches 200] [--modes NUMBA JAX CVM] [--dtypes float32 float64]
+                                     [--batches-per-call 1 50]
 """
 import argparse
 import importlib.util
@@ -72,11 +73,12 @@ def numpy_training(data, dtype, k, n_batches, lr=0.1, seed=0):
     return time.perf_counter() - start, float(cost)
 
 
-def rbm_runner(data, dtype, k, n_batches, mode):
+def rbm_runner(data, dtype, k, n_batches, mode, batches_per_call=None):
     """A compiled rbm Trainer on the same workload; returns (compile seconds, run-once callable)."""
     model = rbm.RBM(n_visible=N_VISIBLE, n_hidden=N_HIDDEN, numpy_rng=np.random.RandomState(1234),
                     seed=0, dtype=dtype)
-    trainer = rbm.Trainer(model, learning_rate=0.1, k=k, persistent=True, batch_size=BATCH, mode=mode, seed=0)
+    trainer = rbm.Trainer(model, learning_rate=0.1, k=k, persistent=True, batch_size=BATCH, mode=mode, seed=0,
+                          batches_per_call=batches_per_call)
     start = time.perf_counter()
     trainer.fit(data[:BATCH * 2], epochs=1, verbose=False)  # compiles, then runs two minibatches
     compile_seconds = time.perf_counter() - start
@@ -113,6 +115,8 @@ def main():
     parser.add_argument("--k", type=int, default=15)
     parser.add_argument("--modes", nargs="+", default=["NUMBA", "JAX", "CVM"])
     parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
+    parser.add_argument("--batches-per-call", nargs="+", type=int, default=[None],
+                        help="rbm Trainer's batches_per_call values to time (default: the library's choice)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")  # PyTensor's note about BLAS in CVM mode would clutter the table
     data = synthetic_data(BATCH * args.batches)
@@ -124,13 +128,17 @@ def main():
     modes = [m for m in args.modes if m.upper() != "JAX" or importlib.util.find_spec("jax") is not None]
     for mode in modes:
         for dtype in args.dtypes:
-            entries.append((f"rbm {mode} PCD-{args.k}", dtype, ("numpy", dtype),
-                            rbm_runner(data, dtype, args.k, args.batches, mode)))
+            for per_call in args.batches_per_call:
+                label = f"rbm {mode} PCD-{args.k}" + ("" if per_call is None else f", {per_call} minibatches/call")
+                entries.append((label, dtype, ("numpy", dtype),
+                                rbm_runner(data, dtype, args.k, args.batches, mode, per_call)))
     if importlib.util.find_spec("sklearn") is not None and modes:
         entries.append(("scikit-learn BernoulliRBM PCD-1", "float64", ("sklearn", None),
                         sklearn_runner(data, args.batches)))
-        entries.append((f"rbm {modes[0]} PCD-1", "float32", ("sklearn", None),
-                        rbm_runner(data, "float32", 1, args.batches, modes[0])))
+        per_call = args.batches_per_call[-1]
+        label = f"rbm {modes[0]} PCD-1" + ("" if per_call is None else f", {per_call} minibatches/call")
+        entries.append((label, "float32", ("sklearn", None),
+                        rbm_runner(data, "float32", 1, args.batches, modes[0], per_call)))
     best = {}
     for _ in range(args.repeats):  # interleaved, so a noisy moment hits every entry alike
         for index, (_, _, _, (_, run)) in enumerate(entries):

@@ -1,14 +1,16 @@
 """Training: compile the model's CD-k / PCD-k graph once, then loop over minibatches.
 
 The dataset lives in a shared variable, reshaped to (n_batches, batch_size,
-n_visible), and the compiled step takes only a minibatch index: the tutorial's
-``givens`` pattern, which lets the data stay on the device and works for JAX
-(whose slices must have static sizes).
+n_visible), and the compiled step takes only the index of its first minibatch
+(the tutorial's ``givens`` idea): the data stay on the device, and JAX, whose
+slices must have static sizes, can run it. One call may run several
+minibatches in a ``scan`` (``batches_per_call``), which a GPU needs.
 """
 import os
 import time
 
 import numpy as np
+from pytensor.graph.replace import clone_replace
 from tqdm.auto import tqdm
 
 from . import backend
@@ -20,6 +22,8 @@ __all__ = ["Trainer", "TrainingDiverged"]
 
 #: minibatches between two looks at the divergence flag (each look waits for the device)
 _DIVERGENCE_CHECK_EVERY = 100
+#: default minibatches per compiled call on JAX, where a call costs ~0.8 ms of overhead
+_JAX_BATCHES_PER_CALL = 50
 
 
 def _epoch_start(epoch):
@@ -68,10 +72,15 @@ class Trainer:
         "cpu", "gpu" or a PyTensor mode name (see :func:`rbm.backend.resolve_mode`).
     seed : int, optional
         Re-seeds the model's Gibbs sampler generator, for reproducible runs.
+    batches_per_call : int >= 1, optional
+        Minibatch updates per call of the compiled function. Results do not
+        depend on it; speed does: each call costs a fixed overhead, large on a
+        GPU. None picks the fastest measured (benchmarks/bench_epoch.py):
+        50 for JAX modes, 1 for CPU modes.
     """
 
     def __init__(self, model, learning_rate=0.1, k=1, persistent=True, batch_size=20,
-                 momentum=0.0, weight_decay=0.0, mode="cpu", seed=None):
+                 momentum=0.0, weight_decay=0.0, mode="cpu", seed=None, batches_per_call=None):
         from .model import RBM
 
         if not isinstance(model, RBM):
@@ -88,6 +97,9 @@ class Trainer:
         self.mode = mode
         backend.resolve_mode(mode)  # fail now on an unknown mode or missing JAX
         seed = check_seed(seed)
+        if batches_per_call is None:
+            batches_per_call = _JAX_BATCHES_PER_CALL if backend.uses_jax(mode) else 1
+        self.batches_per_call = check_positive_int(batches_per_call, "batches_per_call")
         self.persistent = persistent
         self.model = model
         self.seed = seed
@@ -108,12 +120,14 @@ class Trainer:
                            for p in model.params] if self.momentum else []
 
     # --------------------------------------------------------------- compile
-    def _build_train_fn(self):
-        """Compile the training step: minibatch index -> nothing; all results stay in shared variables.
+    def _minibatch_updates(self, index):
+        """Shared variable -> new value after one update on minibatch ``index`` (symbolic), and its cost.
 
-        The step returns no output so that a call need not wait for the device
-        (a JAX call that returns values blocks until the GPU is done). Its cost
-        goes to ``_epoch_costs[index]``; the divergence guard is in the graph.
+        The graph reads the minibatch as ``model.input``; the divergence guard
+        is part of it: an update is applied only while every update so far,
+        this one included, left the cost and parameters finite. The model so
+        keeps its last finite state without copying parameters, and
+        ``_first_bad_step`` remembers where it went wrong.
         """
         model = self.model
         dtype = model.dtype
@@ -130,11 +144,6 @@ class Trainer:
                 new_values[param] = param + new_velocity
             else:
                 new_values[param] = param - lr * grad
-        # Divergence guard inside the graph: a step is applied only while every
-        # step so far, this one included, left the cost and parameters finite.
-        # The model so keeps its last finite state without copying parameters,
-        # and _first_bad_step remembers where it went wrong.
-        index = pt.lscalar("index")
         finite = pt.all(pt.isfinite(cost))
         for param in model.params:
             finite = pt.and_(finite, pt.all(pt.isfinite(new_values[param])))
@@ -146,10 +155,56 @@ class Trainer:
         updates[self._first_bad_step] = pt.switch(pt.and_(pt.eq(self._healthy, 1), pt.invert(finite)),
                                                   index, self._first_bad_step)
         updates[self._healthy] = pt.cast(healthy, "int8")
-        updates[self._epoch_costs] = pt.set_subtensor(self._epoch_costs[index], pt.cast(cost, "float64"))
+        return updates, pt.cast(cost, "float64")
+
+    def _build_train_fn(self):
+        """Compile ``(start, stop) -> nothing``: updates on minibatches start .. stop - 1, in order.
+
+        The per-minibatch graph of :meth:`_minibatch_updates` runs in a
+        ``scan`` of ``batches_per_call`` steps whose state is every shared
+        variable it updates; steps from ``stop`` on change no state (they
+        still draw their random numbers, so the generator advances alike
+        whatever the call's length) and write their cost past the epoch's end
+        in ``_epoch_costs``. One function serves every call: under JAX each
+        compiled function keeps its own copy of the generator, so a second one
+        would replay the first one's draws. Several minibatches per call
+        matter on a GPU, where a call costs ~0.8 ms of Python and dispatch; a
+        one-step scan is inlined by PyTensor into the plain training step.
+        The function returns no output so that a call need not wait for the
+        device (a JAX call that returns values blocks until the GPU is done).
+        """
+        n_steps = self.batches_per_call
+        index = pt.lscalar("index")
+        updates, cost = self._minibatch_updates(index)
+        # scan hands random generators to the step function after the other states
+        states = sorted(updates, key=backend.is_rng)
+        stop = pt.lscalar("stop")
+        last_batch = self._batches.shape[0] - 1
+
+        def one_minibatch(minibatch_index, *values):
+            replace = dict(zip(states, values))
+            replace[index] = minibatch_index
+            replace[self.model.input] = self._batches[pt.minimum(minibatch_index, last_batch)]
+            new_values = clone_replace([updates[s] for s in states] + [cost], replace=replace)
+            active = pt.lt(minibatch_index, stop)
+            new_values[:-1] = [new if backend.is_rng(state) else pt.switch(active, new, old)
+                               for state, new, old in zip(states, new_values, values)]
+            return [minibatch_index + 1, *new_values]
+
+        start = pt.lscalar("start")
+        _, *final_states, costs = backend.pytensor.scan(
+            one_minibatch, outputs_info=[start, *states, None], n_steps=n_steps,
+            name="minibatches", return_updates=False)
+        new_values = {}
+        for shared_var, final in zip(states, final_states):
+            # random generators come back as their final state, other states as a sequence
+            new_values[shared_var] = final if backend.is_rng(shared_var) else final[-1]
+        # Indices as a vector, not a slice: JAX needs slice bounds known when it compiles.
+        new_values[self._epoch_costs] = pt.set_subtensor(
+            self._epoch_costs[start + pt.arange(n_steps)], costs)
         self._train_fn = backend.compile_function(
-            [index], [], updates=updates,
-            givens={model.input: self._batches[index]}, mode=self.mode, name="train_fn")
+            [start, stop], [], updates=new_values, mode=self.mode, name="train_fn",
+            nested_scan=n_steps > 1)
 
     def _mean_free_energy(self, data):
         if self._free_energy_fn is None:
@@ -216,7 +271,8 @@ class Trainer:
         else:
             epochs_to_run = epochs
         backend.set_shared_data(self._batches, batches, self.mode)
-        backend.set_shared_data(self._epoch_costs, np.zeros(n_batches), self.mode)
+        # room for the costs of a last call's steps past the epoch's end
+        backend.set_shared_data(self._epoch_costs, np.zeros(n_batches + self.batches_per_call - 1), self.mode)
         self._healthy.set_value(np.int8(1))
         if self._train_fn is None:
             self._build_train_fn()
@@ -241,21 +297,28 @@ class Trainer:
         epoch, first = position["epoch"], position["batch"]
         done_before = np.asarray(position["epoch_costs"], dtype=np.float64)
         start = time.perf_counter() - position["epoch_seconds"]
-        progress = tqdm(range(first, n_batches), desc=f"epoch {epoch}", unit="batch",
-                        disable=not verbose, leave=False, initial=first, total=n_batches)
-        for batch_index in progress:
-            self._train_fn(batch_index)
-            done = batch_index + 1
-            checkpoint_due = (checkpoint_every is not None
-                              and (epoch * n_batches + done) % checkpoint_every == 0)
-            # Reading device state waits for the device, so look only now and then.
-            if checkpoint_due or done % _DIVERGENCE_CHECK_EVERY == 0 or done == n_batches:
-                self._raise_if_diverged(epoch)
-                position["batch"] = done
-                position["epoch_costs"] = self._costs_so_far(done_before, first, done)
-                position["epoch_seconds"] = time.perf_counter() - start
-            if checkpoint_due:
-                save_checkpoint(self, checkpoint, position, fingerprint)
+        with tqdm(desc=f"epoch {epoch}", unit="batch", disable=not verbose, leave=False,
+                  initial=first, total=n_batches) as progress:
+            done = looked = first
+            while done < n_batches:
+                # A call ends at a multiple of batches_per_call, at the epoch's end or where a checkpoint is due.
+                stop = min(n_batches, (done // self.batches_per_call + 1) * self.batches_per_call)
+                if checkpoint_every is not None:
+                    run_done = epoch * n_batches + done  # counted over the whole run, like checkpoint_every
+                    stop = min(stop, (run_done // checkpoint_every + 1) * checkpoint_every - epoch * n_batches)
+                self._train_fn(done, stop)
+                progress.update(stop - done)
+                done = stop
+                checkpoint_due = checkpoint_every is not None and (epoch * n_batches + done) % checkpoint_every == 0
+                # Reading device state waits for the device, so look only now and then.
+                if checkpoint_due or done - looked >= _DIVERGENCE_CHECK_EVERY or done == n_batches:
+                    looked = done
+                    self._raise_if_diverged(epoch)
+                    position["batch"] = done
+                    position["epoch_costs"] = self._costs_so_far(done_before, first, done)
+                    position["epoch_seconds"] = time.perf_counter() - start
+                if checkpoint_due:
+                    save_checkpoint(self, checkpoint, position, fingerprint)
         costs = self._costs_so_far(done_before, first, n_batches)
         return {"epoch": epoch, "cost": float(np.mean(costs)), "time": time.perf_counter() - start}
 

@@ -114,15 +114,77 @@ def test_callback_can_stop_training():
     assert seen == [0, 1] and len(trainer.history) == 2
 
 
-def test_divergence_stops_with_clear_error_and_keeps_last_finite_parameters():
+@pytest.mark.parametrize("mode, batches_per_call", [("NUMBA", 1), ("JAX", 3)])
+def test_divergence_stops_with_clear_error_and_keeps_last_finite_parameters(mode, batches_per_call):
+    pytest.importorskip("jax") if mode == "JAX" else None
     model = RBM(n_visible=9, n_hidden=8, W=np.full((9, 8), 3e38), dtype="float32")  # v W overflows
     before = model.get_params()
-    trainer = Trainer(model, learning_rate=1.0, k=1, batch_size=7, seed=0)
+    trainer = Trainer(model, learning_rate=1.0, k=1, batch_size=7, seed=0, mode=mode,
+                      batches_per_call=batches_per_call)
     with pytest.raises(TrainingDiverged, match="epoch 0, minibatch 0"):
         trainer.fit(BARS, epochs=1, verbose=False)
     for name, value in model.get_params().items():
         assert np.all(np.isfinite(value))
         np.testing.assert_array_equal(value, before[name])
+
+
+# ------------------------------------------------------- minibatches per call
+def train_bars(mode, batches_per_call, n_batches, epochs, dtype="float64"):
+    """PCD-3 with momentum on bars-and-stripes; returns (model, trainer)."""
+    data = np.tile(BARS, (5, 1))[: 7 * n_batches]  # n_batches minibatches of 7 rows
+    model = bars_model(dtype=dtype)
+    trainer = Trainer(model, learning_rate=0.1, k=3, batch_size=7, momentum=0.5, mode=mode, seed=5,
+                      batches_per_call=batches_per_call)
+    trainer.fit(data, epochs=epochs, verbose=False)
+    return model, trainer
+
+
+def assert_same_training(first, second, exact):
+    (model_a, trainer_a), (model_b, trainer_b) = first, second
+    compare = (np.testing.assert_array_equal if exact
+               else lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12))
+    for name, value in model_a.get_params().items():
+        compare(value, model_b.get_params()[name])
+    compare(np.asarray(trainer_a.persistent_chain.get_value()), np.asarray(trainer_b.persistent_chain.get_value()))
+    compare([r["cost"] for r in trainer_a.history], [r["cost"] for r in trainer_b.history])
+    compare(np.asarray(trainer_a.velocities[0].get_value()), np.asarray(trainer_b.velocities[0].get_value()))
+
+
+def test_several_minibatches_per_call_train_exactly_like_one():
+    """10 minibatches, 5 per call: two full calls per epoch, the same updates in the same order."""
+    assert_same_training(train_bars("NUMBA", 1, 10, 2), train_bars("NUMBA", 5, 10, 2), exact=True)
+
+
+def test_a_partial_last_call_changes_nothing_past_the_epoch():
+    """8 minibatches, 5 per call: the second call's last two steps must leave every state alone.
+
+    Those steps still draw random numbers (so later epochs differ from one
+    minibatch per call); the first epoch must match exactly.
+    """
+    one, five = train_bars("NUMBA", 1, 8, 1), train_bars("NUMBA", 5, 8, 1)
+    assert_same_training(one, five, exact=True)
+    assert len(five[1].history) == 1 and np.isfinite(five[1].history[0]["cost"])
+
+
+def test_several_minibatches_per_call_under_jax():
+    pytest.importorskip("jax")
+    assert_same_training(train_bars("JAX", 1, 10, 2), train_bars("JAX", 5, 10, 2), exact=False)
+
+
+def test_jax_picks_several_minibatches_per_call_and_cpu_one():
+    pytest.importorskip("jax")
+    assert Trainer(bars_model(), mode="JAX").batches_per_call == 50
+    assert Trainer(bars_model(), mode="NUMBA").batches_per_call == 1
+
+
+@pytest.mark.parametrize("mode, batches_per_call", [("NUMBA", 1), ("JAX", 1), ("JAX", 2)])
+def test_float32_model_stays_float32(mode, batches_per_call):
+    """PyTensor's JAX code returned float64 sums for float32 input; the updates must keep the dtype."""
+    pytest.importorskip("jax") if mode == "JAX" else None
+    model, trainer = train_bars(mode, batches_per_call, 4, 1, dtype="float32")
+    for name, value in model.get_params().items():
+        assert value.dtype == np.float32, name
+    assert np.asarray(trainer.persistent_chain.get_value()).dtype == np.float32
 
 
 # ------------------------------------------------------------------ bad input
