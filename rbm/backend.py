@@ -143,8 +143,8 @@ __all__ = ["get_floatx", "set_floatx", "resolve_mode", "compile_function",
            "shared", "shared_rng", "as_floatx", "MODE_ALIASES"]
 
 #: Mode names users may pass, mapped to PyTensor's predefined modes.
-#: "cpu" is the fastest CPU mode measured by benchmarks/bench_epoch.py.
-MODE_ALIASES = {"cpu": "NUMBA", "gpu": "JAX"}
+#: ("cpu", JAX pinned to the CPU, is built by :func:`resolve_mode`.)
+MODE_ALIASES = {"gpu": "JAX"}
 #: PyTensor modes that can run everything rbm builds (scan with random draws).
 SUPPORTED_PYTENSOR_MODES = ("NUMBA", "CVM", "JAX", "FAST_RUN", "FAST_COMPILE")
 
@@ -188,7 +188,7 @@ def _jax_gpu_devices():
     if importlib.util.find_spec("jax") is None:
         raise ImportError(
             'mode="gpu" runs through PyTensor\'s JAX backend, but JAX is not installed: '
-            "`pip install 'rbm[jax]'` (with a CUDA build of jaxlib for a GPU)."
+            "`pip install 'rbm[gpu]'` (JAX with CUDA)."
         )
     import jax
 
@@ -198,19 +198,58 @@ def _jax_gpu_devices():
         return []
 
 
+class CPUJAXLinker(pytensor.link.jax.linker.JAXLinker):
+    """PyTensor's JAX linker with every call run on the CPU, even where JAX also sees a GPU.
+
+    Why: mode "cpu" is JAX on the CPU (the fastest CPU mode measured), and
+    JAX would otherwise place work on its default device, a GPU if present.
+    """
+
+    def jit_compile(self, fn):
+        import jax
+
+        compiled = super().jit_compile(fn)
+        cpu = jax.devices("cpu")[0]
+
+        def run_on_cpu(*args):
+            with jax.default_device(cpu):
+                return compiled(*args)
+
+        return run_on_cpu
+
+
+_cpu_mode = None
+
+
+def _cpu_jax_mode():
+    """PyTensor's JAX mode (same rewrites) with :class:`CPUJAXLinker`; built once."""
+    global _cpu_mode
+    if _cpu_mode is None:
+        if importlib.util.find_spec("jax") is None:
+            raise ImportError("mode='cpu' runs PyTensor's JAX backend on the CPU, but JAX is not "
+                              "installed: `pip install jax` (a declared dependency of rbm), or pass "
+                              "mode='NUMBA'")
+        jax_mode = pytensor.compile.mode.get_mode("JAX")
+        _cpu_mode = pytensor.compile.mode.Mode(linker=CPUJAXLinker(), optimizer=jax_mode.provided_optimizer)
+    return _cpu_mode
+
+
 def resolve_mode(mode="cpu"):
     """Map rbm's mode vocabulary to a PyTensor compile mode.
 
-    ``"cpu"``: the fastest CPU mode we measured (PyTensor's Numba backend).
+    ``"cpu"``: the fastest CPU mode measured by benchmarks/bench_epoch.py,
+    PyTensor's JAX backend pinned to the CPU (:class:`CPUJAXLinker`).
     ``"gpu"``: PyTensor's JAX backend on a GPU; fails if JAX or a GPU is missing.
     Any name in :data:`SUPPORTED_PYTENSOR_MODES` is passed through (``"JAX"``
-    runs JAX on whatever device JAX picks, the CPU included). A
-    ``pytensor.compile.Mode`` instance is returned unchanged.
+    runs JAX on whatever device JAX picks; ``"NUMBA"`` is the fastest mode
+    without JAX). A ``pytensor.compile.Mode`` instance is returned unchanged.
     """
     if isinstance(mode, pytensor.compile.mode.Mode):
         return mode
     if not isinstance(mode, str):
         raise TypeError(f"mode must be a string or a pytensor Mode, got {type(mode).__name__}")
+    if mode.lower() == "cpu":
+        return _cpu_jax_mode()
     name = MODE_ALIASES.get(mode.lower(), mode.upper())
     if name not in SUPPORTED_PYTENSOR_MODES:
         raise ValueError(
@@ -221,8 +260,18 @@ def resolve_mode(mode="cpu"):
         if mode.lower() == "gpu" and not _jax_gpu_devices():
             raise RuntimeError('mode="gpu" needs JAX with a visible GPU; jax.devices("gpu") found none')
         if mode.lower() != "gpu" and importlib.util.find_spec("jax") is None:
-            raise ImportError("mode='JAX' needs JAX: `pip install 'rbm[jax]'`")
+            raise ImportError("mode='JAX' needs JAX: `pip install jax` (a declared dependency of rbm)")
     return pytensor.compile.mode.get_mode(name)
+
+
+def runs_on_gpu(mode):
+    """True when ``mode`` compiles for a GPU: JAX, not pinned to the CPU, with a GPU as JAX's default."""
+    linker = resolve_mode(mode).linker
+    if not isinstance(linker, pytensor.link.jax.linker.JAXLinker) or isinstance(linker, CPUJAXLinker):
+        return False
+    import jax
+
+    return jax.default_backend() == "gpu"
 
 
 def compile_function(inputs, outputs, updates=None, givens=None, mode="cpu", name=None,
@@ -269,7 +318,35 @@ def set_shared_data(variable, value, mode):
 
         import pytensor.link.jax.dispatch  # noqa: F401  (switches JAX to 64-bit types, as PyTensor's JAX code expects)
 
-        variable.container.storage[0] = jax.device_put(variable.get_value(borrow=True))
+        on_cpu = isinstance(resolve_mode(mode).linker, CPUJAXLinker)
+        device = jax.devices("cpu")[0] if on_cpu else None
+        variable.container.storage[0] = jax.device_put(variable.get_value(borrow=True), device)
+
+
+def _function_rng_cell(function, rng):
+    """The storage list that holds ``rng``'s state for the compiled ``function``."""
+    for symbolic_input, container in zip(function.maker.inputs, function.input_storage):
+        if symbolic_input.variable is rng:
+            return container.storage
+    raise ValueError(f"the compiled function {function.name!r} does not use the generator {rng.name!r}")
+
+
+def jax_rng_key(function, rng):
+    """The JAX key (uint32 array) of the generator ``rng`` as the compiled JAX ``function`` advanced it.
+
+    Why: PyTensor's JAX linker gives each compiled function a private copy of
+    every shared generator (JAX cannot take a numpy Generator), so ``rng``
+    itself never advances; checkpoints read and restore the copy instead.
+    """
+    return np.asarray(_function_rng_cell(function, rng)[0]["jax_state"])
+
+
+def set_jax_rng_key(function, rng, key):
+    """Make the compiled JAX ``function`` continue its draws of ``rng`` from ``key``."""
+    import jax.numpy as jnp
+
+    cell = _function_rng_cell(function, rng)
+    cell[0] = {**cell[0], "jax_state": jnp.asarray(np.asarray(key, dtype=np.uint32))}
 
 
 def shared(value, name=None, dtype=None):
@@ -292,4 +369,5 @@ def is_rng(variable):
     return isinstance(variable.type, ptr.type.RandomGeneratorType)
 
 
-__all__ += ["check_dtype", "is_rng", "is_shared", "pt", "ptr", "pytensor"]
+__all__ += ["check_dtype", "is_rng", "is_shared", "jax_rng_key", "set_jax_rng_key", "runs_on_gpu",
+            "CPUJAXLinker", "pt", "ptr", "pytensor"]

@@ -2,7 +2,8 @@
 
 A checkpoint is an ``.npz`` written atomically (see :mod:`rbm.persistence`)
 holding the parameters, momentum buffers, persistent chain, pseudo-likelihood
-bit index, the sampler's random generator state, the position in the run
+bit index, the sampler's random generator state (under JAX: the key of the
+training function's own copy of it), the position in the run
 (epoch, minibatch, costs of the epoch so far), the history, the trainer's
 settings and a fingerprint of the training data. Loading checks all of it
 against the trainer before anything is changed.
@@ -53,17 +54,22 @@ def save_checkpoint(trainer, path, position, fingerprint):
     """
     arrays = {name: np.asarray(variable.get_value(borrow=True))
               for name, variable in _state_variables(trainer).items()}
-    rng_state = trainer.model.rng.get_value(borrow=True).bit_generator.state
+    # One of the two generator entries is empty: JAX modes keep a key, the others a numpy Generator.
+    rng_jax_key, rng_state = np.zeros(0, np.uint32), ""
+    if backend.uses_jax(trainer.mode):
+        rng_jax_key = backend.jax_rng_key(trainer._train_fn, trainer.model.rng)
+    else:
+        rng_state = json.dumps(trainer.model.rng.get_value(borrow=True).bit_generator.state)
     atomic_savez(path, dict(
         kind=np.str_(_KIND), format_version=np.int64(1),
         settings=np.str_(json.dumps(_settings(trainer), sort_keys=True)),
-        rng_state=np.str_(json.dumps(rng_state)),
         history=np.str_(json.dumps(trainer.history)),
         data_sha256=np.str_(fingerprint),
         bit_i_idx=np.int64(trainer.model.bit_i_idx.get_value()),
         epoch=np.int64(position["epoch"]), batch=np.int64(position["batch"]),
         epoch_costs=np.asarray(position["epoch_costs"], dtype=np.float64),
         epoch_seconds=np.float64(position["epoch_seconds"]),
+        rng_jax_key=rng_jax_key, rng_state=np.str_(rng_state),
         **{f"state_{name}": value for name, value in arrays.items()}))
 
 
@@ -76,7 +82,8 @@ def load_checkpoint(trainer, path, fingerprint):
     arrays = load_npz(path, _KIND)
     try:
         settings = json.loads(str(arrays["settings"]))
-        rng_state = json.loads(str(arrays["rng_state"]))
+        rng_state = str(arrays["rng_state"])
+        rng_jax_key = np.asarray(arrays["rng_jax_key"])
         history = json.loads(str(arrays["history"]))
         position = {"epoch": int(arrays["epoch"]), "batch": int(arrays["batch"]),
                     "epoch_costs": [float(c) for c in arrays["epoch_costs"]],
@@ -108,15 +115,24 @@ def load_checkpoint(trainer, path, fingerprint):
         restored[variable] = value
     if not 0 <= bit < trainer.model.n_visible or not 0 <= position["batch"]:
         raise ValueError(f"{path!r} holds an impossible position or bit index")
-    try:
-        generator = np.random.Generator(getattr(np.random, rng_state["bit_generator"])())
-        generator.bit_generator.state = rng_state
-    except (AttributeError, KeyError, TypeError, ValueError) as error:
-        raise ValueError(f"{path!r} holds an unreadable random generator state: {error}") from None
+    uses_jax = backend.uses_jax(trainer.mode)
+    if uses_jax:  # the compiled function's own copy of the generator (see backend.jax_rng_key)
+        if rng_jax_key.dtype != np.uint32 or rng_jax_key.shape != (2,):
+            raise ValueError(f"{path!r} holds no JAX random key (uint32, 2 values) for a JAX mode")
+    else:
+        try:
+            state = json.loads(rng_state)
+            generator = np.random.Generator(getattr(np.random, state["bit_generator"])())
+            generator.bit_generator.state = state
+        except (AttributeError, KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"{path!r} holds an unreadable random generator state: {error}") from None
     # Every check passed: now change state.
     for variable, value in restored.items():
         backend.set_shared_data(variable, value, trainer.mode)
     trainer.model.bit_i_idx.set_value(np.int64(bit))
-    trainer.model.rng.set_value(generator)
+    if uses_jax:
+        backend.set_jax_rng_key(trainer._train_fn, trainer.model.rng, rng_jax_key)
+    else:
+        trainer.model.rng.set_value(generator)
     trainer.history[:] = history
     return position

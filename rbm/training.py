@@ -22,8 +22,8 @@ __all__ = ["Trainer", "TrainingDiverged"]
 
 #: minibatches between two looks at the divergence flag (each look waits for the device)
 _DIVERGENCE_CHECK_EVERY = 100
-#: default minibatches per compiled call on JAX, where a call costs ~0.8 ms of overhead
-_JAX_BATCHES_PER_CALL = 50
+#: default minibatches per compiled call on a GPU, where a call costs ~0.8 ms of overhead
+_GPU_BATCHES_PER_CALL = 50
 
 
 def _epoch_start(epoch):
@@ -76,7 +76,7 @@ class Trainer:
         Minibatch updates per call of the compiled function. Results do not
         depend on it; speed does: each call costs a fixed overhead, large on a
         GPU. None picks the fastest measured (benchmarks/bench_epoch.py):
-        50 for JAX modes, 1 for CPU modes.
+        50 on a GPU, 1 on the CPU.
     """
 
     def __init__(self, model, learning_rate=0.1, k=1, persistent=True, batch_size=20,
@@ -98,7 +98,7 @@ class Trainer:
         backend.resolve_mode(mode)  # fail now on an unknown mode or missing JAX
         seed = check_seed(seed)
         if batches_per_call is None:
-            batches_per_call = _JAX_BATCHES_PER_CALL if backend.uses_jax(mode) else 1
+            batches_per_call = _GPU_BATCHES_PER_CALL if backend.runs_on_gpu(mode) else 1
         self.batches_per_call = check_positive_int(batches_per_call, "batches_per_call")
         self.persistent = persistent
         self.model = model
@@ -252,10 +252,6 @@ class Trainer:
             checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
             if checkpoint is None:
                 raise ValueError("checkpoint_every needs checkpoint=PATH")
-        if (checkpoint is not None or resume is not None) and backend.uses_jax(self.mode):
-            raise NotImplementedError(
-                "checkpoint/resume need a CPU mode ('cpu', 'NUMBA', 'CVM'): PyTensor's JAX backend keeps "
-                "the sampler's random state in a private copy that a checkpoint cannot read back")
         checkpoint = _check_npz_path(checkpoint, "checkpoint", must_exist=False)
         resume = _check_npz_path(resume, "resume", must_exist=True)
         n_batches = data.shape[0] // self.batch_size
@@ -265,6 +261,8 @@ class Trainer:
         used = data[: n_batches * self.batch_size]
         batches = backend.as_floatx(used, model.dtype).reshape(n_batches, self.batch_size, model.n_visible)
         fingerprint = data_fingerprint(batches) if (checkpoint or resume) else None
+        if self._train_fn is None:
+            self._build_train_fn()  # before a resume: under JAX the generator state lives in the function
         if resume is not None:
             self._position = load_checkpoint(self, resume, fingerprint)  # checks everything first
             epochs_to_run = epochs - self._position["epoch"]
@@ -274,8 +272,15 @@ class Trainer:
         # room for the costs of a last call's steps past the epoch's end
         backend.set_shared_data(self._epoch_costs, np.zeros(n_batches + self.batches_per_call - 1), self.mode)
         self._healthy.set_value(np.int8(1))
-        if self._train_fn is None:
-            self._build_train_fn()
+        try:
+            self._train_epochs(epochs_to_run, n_batches, used, valid, callbacks, verbose, checkpoint,
+                               checkpoint_every, fingerprint)
+        finally:
+            self._hand_back_rng()
+        return self.history
+
+    def _train_epochs(self, epochs_to_run, n_batches, used, valid, callbacks, verbose, checkpoint,
+                      checkpoint_every, fingerprint):
         for _ in range(max(epochs_to_run, 0)):
             record = self._run_epoch(n_batches, verbose, checkpoint, checkpoint_every, fingerprint)
             if valid is not None:
@@ -289,7 +294,17 @@ class Trainer:
                 tqdm.write(self.format_record(record))
             if any(callback(self, record) for callback in callbacks):
                 break
-        return self.history
+
+    def _hand_back_rng(self):
+        """Under JAX, re-seed ``model.rng`` from the key the training function advanced.
+
+        PyTensor's JAX functions draw from private copies of the generator, so
+        ``model.rng`` would otherwise stay where it was, and a function compiled
+        later (another Trainer, a sampler) would repeat this one's draws.
+        """
+        if backend.uses_jax(self.mode):
+            key = backend.jax_rng_key(self._train_fn, self.model.rng)
+            self.model.rng.set_value(np.random.default_rng(key.tolist()))
 
     def _run_epoch(self, n_batches, verbose, checkpoint, checkpoint_every, fingerprint):
         """Run the epoch in progress from its current minibatch; returns its history record."""

@@ -8,8 +8,12 @@ from rbm import backend
 
 
 def test_mode_vocabulary():
-    assert backend.resolve_mode("cpu") is backend.pytensor.compile.mode.get_mode("NUMBA")
+    pytest.importorskip("jax")
+    cpu = backend.resolve_mode("cpu")
+    assert isinstance(cpu.linker, backend.CPUJAXLinker) and backend.resolve_mode("CPU") is cpu
+    assert backend.uses_jax("cpu") and not backend.runs_on_gpu("cpu")
     assert backend.resolve_mode("numba") is backend.resolve_mode("NUMBA")
+    assert not backend.uses_jax("NUMBA") and not backend.runs_on_gpu("NUMBA")
     mode = backend.resolve_mode("CVM")
     assert backend.resolve_mode(mode) is mode
 
@@ -19,6 +23,20 @@ def test_mode_vocabulary():
 def test_unknown_modes_are_refused(name, error):
     with pytest.raises(error, match="mode"):
         backend.resolve_mode(name)
+
+
+def test_cpu_mode_computes_on_the_cpu_device():
+    """Also where JAX sees a GPU (run on the lent GPU machine): "cpu" must not use it."""
+    pytest.importorskip("jax")
+    import numpy as np
+
+    x = backend.pytensor.shared(np.ones(3, dtype=np.float32), name="x")
+    backend.set_shared_data(x, np.arange(3, dtype=np.float32), "cpu")
+    double = backend.compile_function([], [], updates={x: 2 * x}, mode="cpu")
+    double()
+    value = x.get_value(borrow=True)
+    assert {device.platform for device in value.devices()} == {"cpu"}
+    np.testing.assert_array_equal(np.asarray(value), [0.0, 2.0, 4.0])
 
 
 def test_gpu_mode_needs_a_gpu():

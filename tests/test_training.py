@@ -171,10 +171,29 @@ def test_several_minibatches_per_call_under_jax():
     assert_same_training(train_bars("JAX", 1, 10, 2), train_bars("JAX", 5, 10, 2), exact=False)
 
 
-def test_jax_picks_several_minibatches_per_call_and_cpu_one():
+def test_several_minibatches_per_call_only_on_a_gpu():
     pytest.importorskip("jax")
-    assert Trainer(bars_model(), mode="JAX").batches_per_call == 50
+    import jax
+
+    assert Trainer(bars_model(), mode="JAX").batches_per_call == (50 if jax.default_backend() == "gpu" else 1)
+    assert Trainer(bars_model(), mode="cpu").batches_per_call == 1
     assert Trainer(bars_model(), mode="NUMBA").batches_per_call == 1
+
+
+def test_jax_training_moves_the_model_generator_on():
+    """JAX functions draw from a private copy of model.rng; fit re-seeds model.rng from it afterwards,
+    so a second trainer does not repeat the first one's draws."""
+    pytest.importorskip("jax")
+    model = bars_model()
+    before = model.rng.get_value().bit_generator.state
+    Trainer(model, batch_size=7, mode="cpu", seed=4).fit(BARS, epochs=1, verbose=False)
+    after_first = model.rng.get_value().bit_generator.state
+    assert after_first != before
+    Trainer(model, batch_size=7, mode="cpu").fit(BARS, epochs=1, verbose=False)
+    assert model.rng.get_value().bit_generator.state not in (before, after_first)
+    again = bars_model()  # the same seeds give the same hand-back
+    Trainer(again, batch_size=7, mode="cpu", seed=4).fit(BARS, epochs=1, verbose=False)
+    assert again.rng.get_value().bit_generator.state == after_first
 
 
 @pytest.mark.parametrize("mode, batches_per_call", [("NUMBA", 1), ("JAX", 1), ("JAX", 2)])
