@@ -237,12 +237,13 @@ def _cpu_jax_mode():
 def resolve_mode(mode="cpu"):
     """Map rbm's mode vocabulary to a PyTensor compile mode.
 
-    ``"cpu"``: the fastest CPU mode measured by benchmarks/bench_epoch.py,
-    PyTensor's JAX backend pinned to the CPU (:class:`CPUJAXLinker`).
+    ``"cpu"``: PyTensor's JAX backend pinned to the CPU (:class:`CPUJAXLinker`),
+    the fastest CPU mode benchmarks/bench_epoch.py measured on 2 cores (on a
+    16-core host ``"NUMBA"`` was faster; see README, Performance).
     ``"gpu"``: PyTensor's JAX backend on a GPU; fails if JAX or a GPU is missing.
     Any name in :data:`SUPPORTED_PYTENSOR_MODES` is passed through (``"JAX"``
-    runs JAX on whatever device JAX picks; ``"NUMBA"`` is the fastest mode
-    without JAX). A ``pytensor.compile.Mode`` instance is returned unchanged.
+    runs JAX on whatever device JAX picks). A ``pytensor.compile.Mode``
+    instance is returned unchanged.
     """
     if isinstance(mode, pytensor.compile.mode.Mode):
         return mode
