@@ -73,10 +73,12 @@ class Trainer:
     seed : int, optional
         Re-seeds the model's Gibbs sampler generator, for reproducible runs.
     batches_per_call : int >= 1, optional
-        Minibatch updates per call of the compiled function. Results do not
-        depend on it; speed does: each call costs a fixed overhead, large on a
-        GPU. None picks the fastest measured (benchmarks/bench_epoch.py):
-        50 on a GPU, 1 on the CPU.
+        Minibatch updates per call of the compiled function; each call costs a
+        fixed overhead, large on a GPU. None picks the fastest measured
+        (benchmarks/bench_epoch.py): 50 on a GPU, 1 on the CPU. The updates do
+        not depend on it when it divides the number of minibatches; otherwise
+        an epoch's shorter last call still draws the random numbers of its
+        unused steps, so later epochs see other draws.
     """
 
     def __init__(self, model, learning_rate=0.1, k=1, persistent=True, batch_size=20,
