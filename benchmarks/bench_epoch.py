@@ -90,6 +90,11 @@ def rbm_runner(data, dtype, k, n_batches, mode, batches_per_call=None):
     return compile_seconds, run
 
 
+def rbm_label(mode, k, per_call):
+    """The table's name for an rbm entry, e.g. ``rbm cpu PCD-15, 50 minibatches/call``."""
+    return f"rbm {mode} PCD-{k}" + ("" if per_call is None else f", {per_call} minibatches/call")
+
+
 def sklearn_runner(data, n_batches):
     from sklearn.neural_network import BernoulliRBM
 
@@ -126,20 +131,17 @@ def main():
     for dtype in args.dtypes:
         entries.append((f"numpy loop PCD-{args.k}", dtype, ("numpy", dtype),
                         numpy_runner(data, dtype, args.k, args.batches)))
-    modes = args.modes
-    for mode in modes:
+    for mode in args.modes:
         for dtype in args.dtypes:
             for per_call in args.batches_per_call:
-                label = f"rbm {mode} PCD-{args.k}" + ("" if per_call is None else f", {per_call} minibatches/call")
-                entries.append((label, dtype, ("numpy", dtype),
+                entries.append((rbm_label(mode, args.k, per_call), dtype, ("numpy", dtype),
                                 rbm_runner(data, dtype, args.k, args.batches, mode, per_call)))
-    if importlib.util.find_spec("sklearn") is not None and modes:
+    if importlib.util.find_spec("sklearn") is not None and args.modes:
         entries.append(("scikit-learn BernoulliRBM PCD-1", "float64", ("sklearn", None),
                         sklearn_runner(data, args.batches)))
         per_call = args.batches_per_call[-1]
-        label = f"rbm {modes[0]} PCD-1" + ("" if per_call is None else f", {per_call} minibatches/call")
-        entries.append((label, "float32", ("sklearn", None),
-                        rbm_runner(data, "float32", 1, args.batches, modes[0], per_call)))
+        entries.append((rbm_label(args.modes[0], 1, per_call), "float32", ("sklearn", None),
+                        rbm_runner(data, "float32", 1, args.batches, args.modes[0], per_call)))
     best = {}
     for _ in range(args.repeats):  # interleaved, so a noisy moment hits every entry alike
         for index, (_, _, _, (_, run)) in enumerate(entries):
