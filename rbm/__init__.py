@@ -1,5 +1,5 @@
 """rbm: Restricted Boltzmann Machines built as PyTensor graphs, the Theano tutorial's way."""
-from .model import RBM, visible_bias_from_data
+from .models import RBM, visible_bias_from_data
 from .sampling import sample_chains
 from .training import Trainer, TrainingDiverged
 

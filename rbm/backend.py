@@ -93,23 +93,118 @@ def _numba_sigmoid_in_input_precision():
         return sigmoid, scalar_op_cache_key(op, cache_version=7001)
 
 
+def _integer_linear_form(variable, known=None):
+    """``variable`` as ({leaf: coefficient}, constant) over integer-linear arithmetic, or None.
+
+    Follows +, -, negation, multiplication by constants, integer casts and
+    the scalar/tensor conversions PyTensor puts around slice bounds, also
+    inside fused ``Composite`` ops; anything else is a leaf. ``known`` maps
+    the inner inputs of a ``Composite`` to their forms.
+    """
+    from pytensor.graph.basic import Constant
+    from pytensor.scalar import basic as ps
+    from pytensor.tensor.basic import ScalarFromTensor, TensorFromScalar
+    from pytensor.tensor.elemwise import Elemwise
+
+    if known is not None and variable in known:
+        return known[variable]
+    if isinstance(variable, Constant):
+        value = np.asarray(variable.data)
+        if value.ndim == 0 and value.dtype.kind in "iu":
+            return {}, int(value)
+        return None
+    leaf = ({variable: 1}, 0)
+    node = variable.owner
+    if node is None:
+        return leaf
+    if isinstance(node.op, (ScalarFromTensor, TensorFromScalar)):
+        return _integer_linear_form(node.inputs[0], known) or leaf
+    scalar_op = node.op.scalar_op if isinstance(node.op, Elemwise) else node.op
+    forms = [_integer_linear_form(i, known) for i in node.inputs]
+    if any(form is None for form in forms):
+        return leaf
+
+    def scaled(form, factor):
+        return {k: factor * c for k, c in form[0].items()}, factor * form[1]
+
+    def added(a, b):
+        coefficients = dict(a[0])
+        for k, c in b[0].items():
+            coefficients[k] = coefficients.get(k, 0) + c
+        return coefficients, a[1] + b[1]
+
+    if isinstance(scalar_op, ps.Composite):
+        inner = dict(zip(scalar_op.fgraph.inputs, forms))
+        inner_output = scalar_op.fgraph.outputs[node.outputs.index(variable)]
+        return _integer_linear_form(inner_output, inner) or leaf
+    if isinstance(scalar_op, ps.Add):
+        result = ({}, 0)
+        for form in forms:
+            result = added(result, form)
+        return result
+    if isinstance(scalar_op, ps.Sub):
+        return added(forms[0], scaled(forms[1], -1))
+    if isinstance(scalar_op, ps.Neg):
+        return scaled(forms[0], -1)
+    if isinstance(scalar_op, ps.Mul):
+        symbolic = [form for form in forms if form[0]]
+        if len(symbolic) > 1:
+            return leaf
+        factor = int(np.prod([form[1] for form in forms if not form[0]]))
+        return scaled(symbolic[0], factor) if symbolic else ({}, factor)
+    if isinstance(scalar_op, (ps.Cast, ps.Identity)) and variable.dtype.startswith(("int", "uint")):
+        return forms[0]
+    return leaf
+
+
+def static_slice_length(entry):
+    """The length of the symbolic slice ``entry`` when stop - start is a known constant, else None.
+
+    Only for slices with a symbolic bound, no step (or step 1) and both
+    bounds given, e.g. the tutorial's ``x[index * batch_size:(index + 1) * batch_size]``.
+    """
+    from pytensor.graph.basic import Constant
+
+    if not isinstance(entry, slice) or entry.start is None or entry.stop is None:
+        return None
+    if isinstance(entry.start, Constant) and isinstance(entry.stop, Constant):
+        return None
+    if entry.step is not None and _integer_linear_form(entry.step) != ({}, 1):
+        return None
+    start, stop = _integer_linear_form(entry.start), _integer_linear_form(entry.stop)
+    if start is None or stop is None:
+        return None
+    leaves = set(start[0]) | set(stop[0])
+    if any(stop[0].get(leaf, 0) != start[0].get(leaf, 0) for leaf in leaves):
+        return None
+    return max(stop[1] - start[1], 0)
+
+
 _jax_fixed = False
 
 
-def _jax_reductions_in_output_dtype():
-    """Make PyTensor's JAX backend return a reduction in its declared dtype.
+def _fix_jax_dispatch():
+    """Patch two gaps in PyTensor 3.0.7's JAX backend; called before compiling a JAX function.
 
-    Why: PyTensor 3.0.7's JAX code for ``Sum`` / ``Mean`` returns the
-    accumulator's dtype (float64 for float32 inputs) instead of the output's,
-    so a float32 model trained under JAX silently turned W and hbias into
-    float64 arrays after its first update (and a ``scan`` carrying them fails
-    to compile). Called before compiling a JAX function; JAX stays optional.
+    1. Reductions return their declared dtype. PyTensor's JAX code for
+       ``Sum`` / ``Mean`` returns the accumulator's dtype (float64 for float32
+       inputs), so a float32 model trained under JAX silently turned W and
+       hbias into float64 arrays after its first update (and a ``scan``
+       carrying them fails to compile).
+    2. Slices with symbolic bounds but a constant length, the tutorial's
+       ``givens={x: data[index * batch_size:(index + 1) * batch_size]}``, run
+       as a gather of that many rows: JAX needs slice sizes known when it
+       compiles and refused them. Where numpy would return fewer rows (bounds
+       past the end), the missing rows read as NaN (the fill of ``jnp.take``;
+       the largest negative value for integers), never as other rows.
+    JAX stays optional: nothing is imported until a JAX function is built.
     """
     global _jax_fixed
     if _jax_fixed:
         return
     from pytensor.link.jax.dispatch import jax_funcify
     from pytensor.tensor.elemwise import CAReduce
+    from pytensor.tensor.subtensor import Subtensor, indices_from_subtensor
 
     pytensor_careduce = jax_funcify.dispatch(CAReduce)
 
@@ -124,6 +219,34 @@ def _jax_reductions_in_output_dtype():
             return reduce(x).astype(dtype)
 
         return reduce_in_output_dtype
+
+    pytensor_subtensor = jax_funcify.dispatch(Subtensor)
+
+    @jax_funcify.register(Subtensor)
+    def jax_funcify_subtensor(op, node=None, **kwargs):
+        plain = pytensor_subtensor(op, node=node, **kwargs)
+        if node is None or type(op) is not Subtensor:
+            return plain
+        lengths = [static_slice_length(entry) for entry in indices_from_subtensor(node.inputs[1:], op.idx_list)]
+        if all(length is None for length in lengths):
+            return plain
+        import jax.numpy as jnp
+
+        def subtensor_of_static_length(x, *index_inputs):
+            indices = list(indices_from_subtensor(index_inputs, op.idx_list))
+            for axis, length in enumerate(lengths):
+                if length is not None:
+                    size = x.shape[axis]
+                    # numpy's reading of negative bounds, then its rows; missing rows point past the end
+                    start, stop = (jnp.where(bound < 0, bound + size, bound)
+                                   for bound in (indices[axis].start, indices[axis].stop))
+                    rows = start + jnp.arange(length)
+                    rows = jnp.where((rows >= 0) & (rows < jnp.minimum(stop, size)), rows, size)
+                    x = jnp.take(x, rows, axis=axis, mode="fill")
+                    indices[axis] = slice(None)
+            return x[tuple(indices)]
+
+        return subtensor_of_static_length
 
     _jax_fixed = True
 
@@ -287,7 +410,7 @@ def compile_function(inputs, outputs, updates=None, givens=None, mode="cpu", nam
     """
     mode = resolve_mode(mode)
     if isinstance(mode.linker, pytensor.link.jax.linker.JAXLinker):
-        _jax_reductions_in_output_dtype()
+        _fix_jax_dispatch()
     if nested_scan:
         mode = mode.excluding("scan_sit_sot_to_untraced")
     with warnings.catch_warnings():
@@ -360,6 +483,25 @@ def shared_rng(seed=None, name="rng"):
     return ptr.shared_rng(np.random.default_rng(seed), name=name)
 
 
+def set_default_update(shared_variable, update):
+    """Give ``shared_variable`` the default update ``update``.
+
+    Why: a default update is applied by every compiled function that uses the
+    variable, and ``scan`` turns the default update of a generator created in
+    its step function into per-step state. That is how Theano's
+    ``RandomStreams`` gave fresh draws at each step of a user's ``scan`` and at
+    each call, and the tutorial's code relies on it (see
+    :meth:`rbm.RBM._uniform`). PyTensor 3 deprecates setting it in favour of
+    explicit generator outputs, which rbm's own graphs use; only the
+    tutorial-compatible sampling methods come here, so the warning is
+    silenced here alone.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Setting default_update is deprecated",
+                                category=DeprecationWarning)
+        shared_variable.default_update = update
+
+
 def is_shared(value):
     """True when ``value`` is a PyTensor shared variable."""
     return isinstance(value, pytensor.compile.SharedVariable)
@@ -370,5 +512,5 @@ def is_rng(variable):
     return isinstance(variable.type, ptr.type.RandomGeneratorType)
 
 
-__all__ += ["check_dtype", "is_rng", "is_shared", "jax_rng_key", "set_jax_rng_key", "runs_on_gpu",
+__all__ += ["check_dtype", "set_default_update", "is_rng", "is_shared", "jax_rng_key", "set_jax_rng_key", "runs_on_gpu",
             "CPUJAXLinker", "pt", "ptr", "pytensor"]

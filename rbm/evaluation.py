@@ -15,7 +15,7 @@ from scipy.special import logsumexp
 
 from . import backend
 from .backend import pt, ptr
-from .model import RBM, visible_bias_from_data
+from .models import RBM, visible_bias_from_data
 from .validation import check_array, check_data, check_positive_int, check_seed
 
 __all__ = ["MAX_EXACT_UNITS", "AISResult", "default_betas", "exact_log_partition", "ais_log_partition",

@@ -23,9 +23,9 @@ def sample_chains(model, start, n_samples=10, plot_every=1000, mode="cpu", seed=
     seed = check_seed(seed)
     backend.resolve_mode(mode)
     chain = backend.shared(start, "persistent_vis_chain", model.dtype)
-    model.reset_rng(backend.shared_rng(seed, name="sampler_rng"))
-    (_, _, _, _, vis_means, vis_samples) = model.gibbs_chain(chain, plot_every, "vhv")
-    updates = {chain: vis_samples[-1], **model.rng_updates()}
+    with model.drawing_from(backend.shared_rng(seed, name="sampler_rng")) as rng_updates:
+        (_, _, _, _, vis_means, vis_samples) = model.gibbs_chain(chain, plot_every, "vhv")
+    updates = {chain: vis_samples[-1], **rng_updates}
     sample_fn = backend.compile_function([], vis_means[-1], updates=updates, mode=mode,
                                          name="sample_fn")
     return np.stack([np.asarray(sample_fn()) for _ in range(n_samples)])

@@ -13,10 +13,10 @@ import numpy as np
 from pytensor.graph.replace import clone_replace
 from tqdm.auto import tqdm
 
-from . import backend
-from .backend import pt
+from .. import backend
+from ..backend import pt
 from .checkpoint import data_fingerprint, load_checkpoint, save_checkpoint
-from .validation import check_data, check_float, check_positive_int, check_seed
+from ..validation import check_data, check_float, check_positive_int, check_seed
 
 __all__ = ["Trainer", "TrainingDiverged"]
 
@@ -83,7 +83,7 @@ class Trainer:
 
     def __init__(self, model, learning_rate=0.1, k=1, persistent=True, batch_size=20,
                  momentum=0.0, weight_decay=0.0, mode="cpu", seed=None, batches_per_call=None):
-        from .model import RBM
+        from ..models import RBM
 
         if not isinstance(model, RBM):
             raise TypeError(f"model must be an rbm.RBM, got {type(model).__name__}")
@@ -236,7 +236,7 @@ class Trainer:
         weights of an uninterrupted run with the same seed and data.
 
         ``checkpoint=PATH`` writes the full training state (see
-        :mod:`rbm.checkpoint`) every ``checkpoint_every`` minibatch updates,
+        :mod:`rbm.training.checkpoint`) every ``checkpoint_every`` minibatch updates,
         or after every epoch when that is None; PATH may equal ``resume``.
         """
         model = self.model

@@ -13,8 +13,8 @@ import json
 
 import numpy as np
 
-from . import backend
-from .persistence import atomic_savez, load_npz
+from .. import backend
+from ..persistence import atomic_savez, load_npz
 
 __all__ = ["save_checkpoint", "load_checkpoint", "data_fingerprint"]
 

@@ -11,7 +11,7 @@ from pytensor.graph.traversal import ancestors
 from pytensor.scalar import basic as ps
 from pytensor.scalar.math import Sigmoid
 
-from . import reference
+from .. import reference
 
 TOLERANCE = {"float32": dict(rtol=2e-5, atol=2e-4), "float64": dict(rtol=1e-12, atol=1e-10)}
 

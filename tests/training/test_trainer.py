@@ -4,7 +4,7 @@ import pytest
 
 from rbm import RBM, Trainer, TrainingDiverged
 
-from . import reference
+from .. import reference
 
 BARS = reference.bars_and_stripes(3)  # 14 distinct 3x3 patterns
 

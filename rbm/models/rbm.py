@@ -16,13 +16,14 @@ model keeps a *cursor*, the newest symbolic generator state, which each draw
 advances; :meth:`RBM.rng_updates` turns it into the ``{rng: new_state}`` update
 that a compiled function applies.
 """
+import contextlib
 import numbers
 
 import numpy as np
 
-from . import backend
-from .backend import pt, ptr
-from .validation import check_array, check_data, check_float, check_positive_int, check_seed
+from .. import backend
+from ..backend import pt, ptr
+from ..validation import check_array, check_data, check_float, check_positive_int, check_seed
 
 __all__ = ["RBM", "visible_bias_from_data"]
 
@@ -52,6 +53,45 @@ def _as_numpy_rng(numpy_rng):
     )
 
 
+def _model_dtype(dtype, input, **params):
+    """The model's float type: ``dtype``, else ``input``'s, else shared parameters', else the default.
+
+    Every piece that has a dtype must agree with it; a ``TypeError`` names
+    the ones that do not.
+    """
+    pieces = [] if dtype is None else [("dtype", backend.check_dtype(dtype))]
+    if input is not None:
+        pieces.append(("input", input.dtype))
+    pieces += [(f"shared {name}", value.dtype) for name, value in params.items() if backend.is_shared(value)]
+    if not pieces:
+        return backend.get_floatx()
+    chosen = pieces[0][1]
+    if any(piece_dtype != chosen for _, piece_dtype in pieces):
+        described = ", ".join(f"{name} is {piece_dtype}" for name, piece_dtype in pieces)
+        raise TypeError(f"the model's pieces disagree on the float type ({described}): give them one dtype")
+    return backend.check_dtype(chosen)
+
+
+def _sampler_generators(theano_rng, seed):
+    """(shared generator for :attr:`RBM.rng` or None, SeedSequence for per-call generators).
+
+    ``theano_rng`` is the tutorial's argument: a PyTensor ``RandomStream``
+    (its seed sequence seeds both) or a shared generator (used as the model's
+    generator; the per-call generators are seeded from a copy of its state).
+    """
+    if theano_rng is None:
+        # spawn key 1 keeps these streams apart from rbm_rng, which default_rng(seed) seeds
+        return None, np.random.SeedSequence(seed, spawn_key=(1,))
+    if isinstance(theano_rng, ptr.utils.RandomStream):
+        rng_seed, sequence = theano_rng.gen_seedgen.spawn(2)
+        return backend.shared_rng(rng_seed, name="rbm_rng"), sequence
+    if backend.is_shared(theano_rng) and backend.is_rng(theano_rng):
+        entropy = theano_rng.get_value(borrow=False).integers(2 ** 63, size=4)
+        return theano_rng, np.random.SeedSequence(entropy.tolist())
+    raise TypeError("theano_rng must be a PyTensor RandomStream or a shared random generator "
+                    f"(pt.random.shared_rng), got {type(theano_rng).__name__}")
+
+
 class RBM:
     """Restricted Boltzmann Machine with binary visible and hidden units.
 
@@ -59,35 +99,49 @@ class RBM:
     ----------
     input : symbolic matrix, optional
         The minibatch the training graph reads; a new ``pt.matrix`` when None.
+        Its dtype becomes the model's (the tutorial passes ``pt.matrix('x')``).
     n_visible, n_hidden : int
         Number of visible and hidden units.
     W, hbias, vbias : numpy array or shared variable, optional
         Initial parameters, shapes (n_visible, n_hidden), (n_hidden,),
         (n_visible,). By default W is uniform in +-4 sqrt(6 / (n_visible +
-        n_hidden)) and the biases are zero, as in the tutorial.
+        n_hidden)) and the biases are zero, as in the tutorial. Shared
+        variables are used as they are (the DBN shares W and hbias with its
+        sigmoid layers), so training the RBM moves them.
     numpy_rng : numpy Generator, RandomState or int, optional
         Draws the initial weights (the tutorial's ``RandomState(1234)`` by default).
+    theano_rng : PyTensor ``RandomStream`` or shared generator, optional
+        The tutorial's source of the sampler's random numbers. A shared
+        generator (``pt.random.shared_rng``) becomes :attr:`rng`; a
+        ``RandomStream`` seeds the model's generators. Give this or ``seed``.
     seed : int, optional
-        Seeds the generator of the Gibbs sampler (the tutorial's ``theano_rng``).
+        Seeds the generators of the Gibbs sampler instead.
     dtype : "float32" or "float64", optional
-        Float type of parameters and graphs; :func:`rbm.backend.get_floatx` by
-        default, or the dtype of shared parameters that are passed in.
+        Float type of parameters and graphs. When None: the dtype of ``input``,
+        else that of shared parameters passed in, else
+        :func:`rbm.backend.get_floatx`. Pieces that disagree are refused.
+
+    Random numbers: :meth:`get_cost_updates` draws from :attr:`rng` and
+    returns its update with the others. Each call of the sampling methods
+    outside it (:meth:`sample_h_given_v`, :meth:`gibbs_vhv`, ...) draws from a
+    generator of its own that carries its default update, as the tutorial's
+    ``theano_rng`` did: a compiled function draws fresh numbers at each call,
+    and a ``scan`` over :meth:`gibbs_vhv` at each step (pass the updates that
+    ``scan`` returns to ``pytensor.function``, as the tutorial does).
     """
 
     def __init__(self, input=None, n_visible=784, n_hidden=500, W=None, hbias=None,
-                 vbias=None, numpy_rng=None, seed=None, dtype=None):
+                 vbias=None, numpy_rng=None, theano_rng=None, seed=None, dtype=None):
         n_visible = check_positive_int(n_visible, "n_visible")
         n_hidden = check_positive_int(n_hidden, "n_hidden")
         seed = check_seed(seed)
-        given_shared = [p for p in (W, hbias, vbias) if backend.is_shared(p)]
-        if dtype is None and given_shared:
-            dtype = given_shared[0].dtype
-        dtype = backend.check_dtype(dtype)
-        numpy_rng = _as_numpy_rng(numpy_rng)
-        if input is not None and getattr(input, "ndim", None) != 2:
+        if seed is not None and theano_rng is not None:
+            raise ValueError("give seed or theano_rng, not both")
+        if input is not None and (not isinstance(input, pt.Variable) or input.ndim != 2):
             raise TypeError("input must be a symbolic matrix (2-D PyTensor variable)")
-        if input is not None and input.dtype != dtype:
-            raise TypeError(f"input has dtype {input.dtype} but the model uses {dtype}")
+        dtype = _model_dtype(dtype, input, W=W, hbias=hbias, vbias=vbias)
+        numpy_rng = _as_numpy_rng(numpy_rng)
+        sampler_rng, seed_sequence = _sampler_generators(theano_rng, seed)
         # Validate every parameter before creating any shared variable.
         W = self._check_param(W, "W", (n_visible, n_hidden), dtype)
         hbias = self._check_param(hbias, "hbias", (n_hidden,), dtype)
@@ -106,10 +160,13 @@ class RBM:
                       else backend.shared(np.zeros(n_visible) if vbias is None else vbias, "vbias", dtype))
         self.input = pt.matrix("input", dtype=dtype) if input is None else input
         self.params = [self.W, self.hbias, self.vbias]
-        self.rng = backend.shared_rng(seed, name="rbm_rng")
+        #: the generator of get_cost_updates, Trainer and samplers (explicitly threaded)
+        self.rng = sampler_rng if sampler_rng is not None else backend.shared_rng(seed, name="rbm_rng")
+        # seeds the generators that the sampling methods create outside an explicit stream
+        self._seed_sequence = seed_sequence
         # Which visible bit the next pseudo-likelihood estimate flips.
         self.bit_i_idx = backend.pytensor.shared(np.int64(0), name="bit_i_idx")
-        self.reset_rng()
+        self._rng_origin = self._rng_cursor = None
 
     @staticmethod
     def _check_param(value, name, shape, dtype):
@@ -163,12 +220,29 @@ class RBM:
         """A binary sample with P(1) = mean, drawn as uniform < mean.
 
         ``uniform < p`` is exactly Bernoulli(p) and much cheaper than a
-        binomial draw; it advances the model's generator cursor.
+        binomial draw; see :meth:`_uniform` for where the numbers come from.
         """
-        next_rng, uniform = ptr.uniform(size=mean.shape, dtype=self.dtype,
-                                        rng=self._rng_cursor, return_next_rng=True)
+        return pt.cast(pt.lt(self._uniform(mean.shape), mean), self.dtype)
+
+    def _uniform(self, shape):
+        """Uniform draws in [0, 1) of ``shape``.
+
+        Inside an explicit stream (:meth:`reset_rng` ... :meth:`rng_updates`)
+        they advance the stream's cursor. Otherwise they come from a new
+        shared generator whose default update advances it: every compiled
+        function that uses them draws afresh at each call, and a ``scan``
+        whose step made them turns that update into per-step state, so each
+        step draws afresh (the behaviour of Theano's ``RandomStreams``).
+        """
+        if self._rng_cursor is None:
+            rng = backend.shared_rng(self._seed_sequence.spawn(1)[0], name="rbm_draw_rng")
+            next_rng, uniform = ptr.uniform(size=shape, dtype=self.dtype, rng=rng, return_next_rng=True)
+            backend.set_default_update(rng, next_rng)
+            return uniform
+        next_rng, uniform = ptr.uniform(size=shape, dtype=self.dtype, rng=self._rng_cursor,
+                                        return_next_rng=True)
         self._rng_cursor = next_rng
-        return pt.cast(pt.lt(uniform, mean), self.dtype)
+        return uniform
 
     def sample_h_given_v(self, v0_sample):
         """[a_h, p(h | v0), h ~ p(h | v0)]."""
@@ -194,31 +268,50 @@ class RBM:
 
     # ------------------------------------------------------------ random state
     def reset_rng(self, rng=None):
-        """Start a new graph whose draws come from ``rng`` (the model's own by default).
+        """Start an explicit stream: draws from now on thread ``rng`` (the model's own by default).
 
         ``rng`` is a shared generator (:func:`rbm.backend.shared_rng`); a
-        sampler passes its own so that sampling leaves training's stream alone.
+        sampler passes its own so that sampling leaves training's stream
+        alone. End the stream with :meth:`rng_updates`, or use
+        :meth:`drawing_from`, which always ends it.
         """
         self._rng_origin = self.rng if rng is None else rng
         self._rng_cursor = self._rng_origin
 
     def rng_updates(self):
-        """``{rng: newest state}`` for the draws built so far; then starts a new graph.
+        """``{rng: newest state}`` for the explicit stream's draws, and ends the stream.
 
         Merge it into the updates of the compiled function so the generator
-        advances between calls, as the tutorial's ``theano_rng`` did.
+        advances between calls. Outside an explicit stream it is empty: those
+        draws carry their own default updates.
         """
         origin, cursor = self._rng_origin, self._rng_cursor
-        self.reset_rng()
+        self._rng_origin = self._rng_cursor = None
         return {} if cursor is origin else {origin: cursor}
+
+    @contextlib.contextmanager
+    def drawing_from(self, rng=None):
+        """Context manager: an explicit stream from ``rng`` for the draws built inside the block.
+
+        Yields a dict that holds ``{rng: final state}`` once the block ends
+        (normally or by an exception, which ends the stream too).
+        """
+        updates = {}
+        self.reset_rng(rng)
+        try:
+            yield updates
+        finally:
+            updates.update(self.rng_updates())
 
     def gibbs_chain(self, start, n_steps, step="hvh"):
         """Run ``n_steps`` Gibbs steps in ``scan`` from ``start``.
 
         ``step`` is "hvh" (``start`` is a hidden state) or "vhv" (a visible
         state). Returns the six per-step sequences of :meth:`gibbs_hvh` or
-        :meth:`gibbs_vhv`, each (n_steps, batch, units); the generator's
-        advance is kept in the cursor, so finish with :meth:`rng_updates`.
+        :meth:`gibbs_vhv`, each (n_steps, batch, units). Inside an explicit
+        stream the generator's advance is kept in its cursor (finish with
+        :meth:`rng_updates`); outside one the chain draws from a generator of
+        its own with a default update, like the sampling methods.
 
         The loop computes the same conditionals as :meth:`gibbs_hvh` /
         :meth:`gibbs_vhv`, but stores states one column per chain so that
@@ -230,6 +323,10 @@ class RBM:
             raise ValueError(f"step must be 'hvh' or 'vhv', got {step!r}")
         n_steps = check_positive_int(n_steps, "n_steps")
         first, second = ("v", "h") if step == "hvh" else ("h", "v")
+        own_generator = None
+        if self._rng_cursor is None:
+            own_generator = backend.shared_rng(self._seed_sequence.spawn(1)[0], name="rbm_chain_rng")
+            self.reset_rng(own_generator)
 
         def one_step(state, rng):
             self._rng_cursor = rng
@@ -245,6 +342,8 @@ class RBM:
             return_updates=False,
         )
         self._rng_cursor = rng_end
+        if own_generator is not None:
+            backend.set_default_update(own_generator, self.rng_updates()[own_generator])
         return [sequence.dimshuffle(0, 2, 1) for sequence in sequences]
 
     def _sample_columns(self, state, layer):
@@ -270,13 +369,14 @@ class RBM:
         index and the random state, but no parameter updates.
         """
         k = check_positive_int(k, "k")
-        self.reset_rng()
-        if persistent is None:
-            chain_start = self.sample_h_given_v(self.input)[2]
-        else:
-            chain_start = persistent
-        (pre_sigmoid_nvs, nv_means, nv_samples,
-         pre_sigmoid_nhs, nh_means, nh_samples) = self.gibbs_chain(chain_start, k, "hvh")
+        self._check_persistent(persistent)
+        with self.drawing_from() as rng_updates:
+            if persistent is None:
+                chain_start = self.sample_h_given_v(self.input)[2]
+            else:
+                chain_start = persistent
+            (pre_sigmoid_nvs, nv_means, nv_samples,
+             pre_sigmoid_nhs, nh_means, nh_samples) = self.gibbs_chain(chain_start, k, "hvh")
         chain_end = nv_samples[-1]
         chain_end.name = "chain_end"  # findable by tests and debug prints
         cost = pt.mean(self.free_energy(self.input)) - pt.mean(self.free_energy(chain_end))
@@ -287,22 +387,44 @@ class RBM:
             monitoring_cost = self.get_pseudo_likelihood_cost(updates)
         else:
             monitoring_cost = self.get_reconstruction_cost(updates, pre_sigmoid_nvs[-1])
-        updates.update(self.rng_updates())
+        updates.update(rng_updates)
         return monitoring_cost, gparams, updates
+
+    def _check_persistent(self, persistent):
+        """Refuse a persistent chain that is not a shared (batch, n_hidden) matrix of the model's dtype."""
+        if persistent is None:
+            return
+        if not backend.is_shared(persistent) or persistent.ndim != 2:
+            raise TypeError("persistent must be None or a shared matrix holding the chains' hidden states, "
+                            f"got {type(persistent).__name__}")
+        if persistent.dtype != self.dtype:
+            raise TypeError(f"persistent has dtype {persistent.dtype} but the model uses {self.dtype}")
+        width = persistent.get_value(borrow=True).shape[1]
+        if width != self.n_hidden:
+            raise ValueError(f"persistent has {width} columns but the model has {self.n_hidden} hidden units")
 
     def get_cost_updates(self, lr=0.1, persistent=None, k=1):
         """(monitoring_cost, updates) for one step of CD-k, or PCD-k if ``persistent``.
 
-        ``persistent`` is a shared variable holding the persistent chain's
-        hidden state. ``updates`` holds param <- param - lr * gradient, the
-        chain's new state and the random state. The monitoring cost is the
+        ``lr`` is a number > 0 or a symbolic scalar (the DBN feeds it per
+        call). ``persistent`` is a shared variable holding the persistent
+        chain's hidden state. ``updates`` holds param <- param - lr * gradient,
+        the chain's new state and the random state. The monitoring cost is the
         pseudo-likelihood for PCD and the reconstruction cost for CD.
         """
-        lr = check_float(lr, "lr", low=0.0, low_inclusive=False)
+        lr = self._learning_rate(lr)
         monitoring_cost, gparams, updates = self.get_cost_gradients(persistent, k)
         for gparam, param in zip(gparams, self.params):
-            updates[param] = param - gparam * np.asarray(lr, dtype=self.dtype)
+            updates[param] = param - gparam * lr
         return monitoring_cost, updates
+
+    def _learning_rate(self, lr):
+        """``lr`` in the model's dtype: a checked number > 0, or a symbolic scalar cast to it."""
+        if isinstance(lr, pt.Variable):
+            if lr.ndim != 0 or lr.dtype.startswith(("complex", "bool")):
+                raise TypeError(f"a symbolic lr must be a real scalar, got {lr.type}")
+            return pt.cast(lr, self.dtype)
+        return np.asarray(check_float(lr, "lr", low=0.0, low_inclusive=False), dtype=self.dtype)
 
     def get_pseudo_likelihood_cost(self, updates):
         """n_visible * log sigmoid(F(x with bit i flipped) - F(x)), averaged over rows.
@@ -355,14 +477,14 @@ class RBM:
 
     def save(self, path):
         """Write the parameters to ``path`` (.npz, no pickle); see :mod:`rbm.persistence`."""
-        from .persistence import save_model
+        from ..persistence import save_model
 
         save_model(self, path)
 
     @classmethod
     def load(cls, path, dtype=None):
         """A new model from a file written by :meth:`save`."""
-        from .persistence import load_model_arrays
+        from ..persistence import load_model_arrays
 
         arrays = load_model_arrays(path)
         n_visible, n_hidden = arrays["W"].shape

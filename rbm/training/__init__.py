@@ -1,0 +1,4 @@
+"""Training loops that compile a model's graphs once and run them over the data."""
+from .trainer import Trainer, TrainingDiverged
+
+__all__ = ["Trainer", "TrainingDiverged"]
