@@ -180,6 +180,39 @@ def static_slice_length(entry):
     return max(stop[1] - start[1], 0)
 
 
+def _register_static_length_slices():
+    """Give JAX graphs the static length of slices such as ``data[index * 20:(index + 1) * 20]``.
+
+    Why: JAX compiles shapes as constants. A slice with symbolic bounds has an
+    unknown length in PyTensor's type, so everything shaped after it (the
+    random draws of a Gibbs step on the minibatch) fails to compile under
+    JAX. This rewrite, in JAX modes only, wraps such a slice in
+    ``specify_shape`` with the length that :func:`static_slice_length` proves.
+    """
+    from pytensor.compile.mode import optdb
+    from pytensor.graph.rewriting.basic import in2out, node_rewriter
+    from pytensor.tensor.shape import SpecifyShape
+    from pytensor.tensor.subtensor import Subtensor, indices_from_subtensor
+
+    @node_rewriter([Subtensor])
+    def static_length_slices(fgraph, node):
+        output = node.outputs[0]
+        if type(node.op) is not Subtensor or any(
+                isinstance(client.op, SpecifyShape) for client, _ in fgraph.clients[output]):
+            return None
+        entries = indices_from_subtensor(node.inputs[1:], node.op.idx_list)
+        slice_lengths = [static_slice_length(entry) for entry in entries if isinstance(entry, slice)]
+        kept_axes = len(slice_lengths)  # integer entries drop their axis
+        shape = [length if length is not None else static
+                 for length, static in zip(slice_lengths, output.type.shape[:kept_axes])]
+        shape += list(output.type.shape[kept_axes:])
+        if tuple(shape) == output.type.shape:
+            return None
+        return [pt.specify_shape(output, shape)]
+
+    optdb.register("rbm_static_length_slices", in2out(static_length_slices), "jax", position=0.05)  # before ShapeOpt (0.1)
+
+
 _jax_fixed = False
 
 
@@ -261,6 +294,10 @@ pytensor.config.numba__fastmath = False
 if importlib.util.find_spec("numba") is not None:
     _numba_transpose_as_view()
     _numba_sigmoid_in_input_precision()
+_register_static_length_slices()
+if importlib.util.find_spec("jax") is not None:
+    # at import, so that functions users compile themselves with a JAX mode get them too
+    _fix_jax_dispatch()
 
 __all__ = ["get_floatx", "set_floatx", "resolve_mode", "compile_function",
            "shared", "shared_rng", "as_floatx", "MODE_ALIASES"]

@@ -1,4 +1,5 @@
 """Training loops that compile a model's graphs once and run them over the data."""
+from .dbn import DBNTrainer
 from .trainer import Trainer, TrainingDiverged
 
-__all__ = ["Trainer", "TrainingDiverged"]
+__all__ = ["DBNTrainer", "Trainer", "TrainingDiverged"]
