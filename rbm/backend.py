@@ -106,6 +106,8 @@ def _integer_linear_form(variable, known=None):
     from pytensor.tensor.basic import ScalarFromTensor, TensorFromScalar
     from pytensor.tensor.elemwise import Elemwise
 
+    if isinstance(variable, (int, np.integer)):
+        return {}, int(variable)
     if known is not None and variable in known:
         return known[variable]
     if isinstance(variable, Constant):

@@ -95,3 +95,37 @@ def test_refuses_to_start_without_packaging():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode != 0
     assert "rbm needs the 'packaging' package" in result.stderr
+
+
+# ------------------------------------------------ slices with symbolic bounds
+def test_static_slice_length_reads_the_length_of_linear_bounds():
+    import numpy as np
+    from rbm.backend import pt
+
+    index, other = pt.lscalar("index"), pt.lscalar("other")
+    assert backend.static_slice_length(slice(index * 20, (index + 1) * 20)) == 20
+    assert backend.static_slice_length(slice(index * 20 + 3, index * 20 + 23 - 1)) == 19
+    assert backend.static_slice_length(slice(pt.cast(index, "int32") * 4, 4 * index + 4)) == 4
+    assert backend.static_slice_length(slice(index, 2 * index)) is None  # the length depends on index
+    assert backend.static_slice_length(slice(index, other)) is None
+    assert backend.static_slice_length(slice(index * 4, index * 4 + 8, 2)) is None  # steps other than 1
+    assert backend.static_slice_length(slice(index, None)) is None
+    assert backend.static_slice_length(slice(pt.constant(np.int64(1)), pt.constant(np.int64(3)))) is None
+
+
+@pytest.mark.parametrize("mode", ["cpu", "JAX", "NUMBA"])
+def test_the_tutorials_givens_slice_reads_the_numpy_rows(mode):
+    """``givens={x: data[index * n:(index + 1) * n]}`` runs under JAX (static length), rows as numpy's."""
+    pytest.importorskip("jax")
+    import numpy as np
+    from rbm.backend import pt, pytensor
+
+    values = np.arange(60.0).reshape(20, 3)
+    data = pytensor.shared(values)
+    index = pt.lscalar("index")
+    x = pt.matrix("x", dtype="float64")
+    rows = backend.compile_function([index], 2 * x, givens={x: data[index * 5:(index + 1) * 5, 1:]}, mode=mode)
+    for i in (0, 3, -2):
+        np.testing.assert_array_equal(rows(i), 2 * values[i * 5:(i + 1) * 5, 1:])
+    if backend.uses_jax(mode):  # rows numpy would not return read as NaN, never as other rows
+        assert np.all(np.isnan(rows(4))) and np.all(np.isnan(rows(-1)))

@@ -1,0 +1,135 @@
+"""The DBN and its layers: the tutorial's API in every mode, and fine-tuning against a numpy reference."""
+import numpy as np
+import pytest
+from scipy.special import expit, log_softmax
+
+import rbm
+from rbm import backend
+from rbm.backend import pt, pytensor
+
+
+def prototypes_dataset(n_rows, seed, n_ins=16, n_classes=3, flip=0.1):
+    """Rows are one of ``n_classes`` random binary prototypes with ``flip`` of their bits flipped."""
+    prototypes = (np.random.RandomState(99).uniform(size=(n_classes, n_ins)) < 0.5).astype(float)
+    rng = np.random.RandomState(seed)
+    y = rng.randint(n_classes, size=n_rows)
+    X = np.abs(prototypes[y] - (rng.uniform(size=(n_rows, n_ins)) < flip))
+    return X, y
+
+
+def shared_dataset(X, y):
+    """The tutorial's shared_dataset: floats on the device, labels cast to int32 symbolically."""
+    shared_x = pytensor.shared(np.asarray(X, dtype="float32"), borrow=True)
+    shared_y = pytensor.shared(np.asarray(y, dtype="float32"), borrow=True)
+    return shared_x, pt.cast(shared_y, "int32")
+
+
+def small_dbn(**kwargs):
+    arguments = dict(numpy_rng=np.random.RandomState(123), n_ins=16, hidden_layers_sizes=[12, 8], n_outs=3,
+                     seed=4)
+    return rbm.DBN(**{**arguments, **kwargs})
+
+
+def test_layers_share_their_weights_with_the_rbms():
+    dbn = small_dbn()
+    assert len(dbn.sigmoid_layers) == len(dbn.rbm_layers) == dbn.n_layers == 2
+    for layer, machine in zip(dbn.sigmoid_layers, dbn.rbm_layers):
+        assert machine.W is layer.W and machine.hbias is layer.b
+    assert dbn.rbm_layers[1].input is dbn.sigmoid_layers[0].output
+    assert dbn.params == [dbn.sigmoid_layers[0].W, dbn.sigmoid_layers[0].b, dbn.sigmoid_layers[1].W,
+                          dbn.sigmoid_layers[1].b, dbn.logLayer.W, dbn.logLayer.b]
+    bound = 4 * np.sqrt(6 / (16 + 12))
+    assert np.abs(dbn.sigmoid_layers[0].W.get_value()).max() <= bound
+
+
+def test_the_tutorials_dbn_code_pretrains_and_finetunes(mode):
+    """DBN.py's test_DBN loop on a subset: pretraining moves the shared layers, fine-tuning learns."""
+    train, valid, test = (shared_dataset(*prototypes_dataset(n, seed)) for n, seed in ((200, 1), (60, 2), (60, 3)))
+    dbn = small_dbn(dtype="float32")
+    batch_size = 10
+    n_train_batches = train[0].get_value(borrow=True).shape[0] // batch_size
+    pretraining_fns = dbn.pretraining_functions(train_set_x=train[0], batch_size=batch_size, k=1, mode=mode)
+    assert len(pretraining_fns) == 2
+    for i, function in enumerate(pretraining_fns):
+        before = [p.get_value() for p in dbn.params]
+        costs = [function(index=batch_index, lr=0.1) for batch_index in range(n_train_batches)]
+        assert np.all(np.isfinite(costs))
+        after = [p.get_value() for p in dbn.params]
+        changed = [not np.array_equal(a, b) for a, b in zip(before, after)]
+        # only layer i's W and b move (and its RBM's visible bias, which is not a DBN parameter)
+        assert changed == [j // 2 == i for j in range(6)]
+
+    train_fn, validate_model, test_model = dbn.build_finetune_functions(
+        datasets=[train, valid, test], batch_size=batch_size, learning_rate=0.1, mode=mode)
+    first = np.mean(validate_model())
+    assert len(validate_model()) == 6 and len(test_model()) == 6
+    for epoch in range(15):
+        costs = [train_fn(minibatch_index) for minibatch_index in range(n_train_batches)]
+    assert np.all(np.isfinite(costs))
+    assert np.mean(validate_model()) < min(first, 0.1)
+    assert np.mean(test_model()) < 0.1
+
+
+def numpy_finetune_step(params, X, y, lr):
+    """One gradient step on the mean negative log-likelihood of a sigmoid network with a softmax top."""
+    *hidden, W_out, b_out = params
+    activations = [X]
+    for W, b in zip(hidden[::2], hidden[1::2]):
+        activations.append(expit(activations[-1] @ W + b))
+    logits = activations[-1] @ W_out + b_out
+    nll = -np.mean(log_softmax(logits, axis=1)[np.arange(len(y)), y])
+    delta = (np.exp(log_softmax(logits, axis=1)) - np.eye(W_out.shape[1])[y]) / len(y)
+    gradients = [activations[-1].T @ delta, delta.sum(axis=0)]
+    weights = [W_out] + hidden[::2][::-1]
+    for layer in range(len(hidden) // 2 - 1, -1, -1):
+        delta = (delta @ weights[len(hidden) // 2 - 1 - layer].T) * activations[layer + 1] * (1 - activations[layer + 1])
+        gradients = [activations[layer].T @ delta, delta.sum(axis=0)] + gradients
+    return nll, [p - lr * g for p, g in zip(params, gradients)]
+
+
+def test_a_finetuning_step_matches_numpy_backpropagation():
+    X, y = prototypes_dataset(30, seed=5)
+    dbn = small_dbn(dtype="float64")
+    rng = np.random.RandomState(8)
+    dbn.logLayer.W.set_value(rng.normal(size=(8, 3)))  # zero output weights would give zero hidden gradients
+    before = dbn.get_params()
+    datasets = [(X, y), (X, y), (X, y)]
+    train_fn, _, _ = dbn.build_finetune_functions(datasets, batch_size=10, learning_rate=0.2, mode="NUMBA")
+    cost = train_fn(1)
+    expected_cost, expected = numpy_finetune_step(before, X[10:20], y[10:20], 0.2)
+    np.testing.assert_allclose(cost, expected_cost, rtol=1e-12)
+    for got, want in zip(dbn.get_params(), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_logistic_regression_matches_numpy_and_stays_finite():
+    x = pt.matrix("x", dtype="float64")
+    y = pt.ivector("y")
+    layer = rbm.LogisticRegression(x, n_in=2, n_out=3)
+    layer.W.set_value(np.array([[1e4, 0.0, -1e4], [0.0, 1.0, 0.0]]))
+    data = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    labels = np.array([2, 1, 0], dtype=np.int32)
+    nll, errors = backend.compile_function([x, y], [layer.negative_log_likelihood(y), layer.errors(y)],
+                                           mode="NUMBA")(data, labels)
+    logits = data @ layer.W.get_value()
+    assert np.isfinite(nll)
+    np.testing.assert_allclose(nll, -np.mean(log_softmax(logits, axis=1)[np.arange(3), labels]), rtol=1e-12)
+    assert errors == pytest.approx(np.mean(np.argmax(logits, axis=1) != labels))
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(hidden_layers_sizes=[]), ValueError, "at least one hidden layer"),
+    (dict(hidden_layers_sizes=[5, 0]), ValueError, "hidden_layers_sizes"),
+    (dict(hidden_layers_sizes="500"), TypeError, "list of layer widths"),
+    (dict(n_ins=0), ValueError, "n_ins"),
+    (dict(dtype="int8"), ValueError, "dtype"),
+])
+def test_bad_dbn_arguments_are_refused(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        small_dbn(**kwargs)
+
+
+def test_errors_refuse_float_labels():
+    layer = rbm.LogisticRegression(pt.matrix("x"), n_in=2, n_out=3)
+    with pytest.raises(TypeError, match="integer labels"):
+        layer.errors(pt.vector("y"))
