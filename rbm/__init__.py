@@ -1,8 +1,8 @@
 """rbm: Restricted Boltzmann Machines built as PyTensor graphs, the Theano tutorial's way."""
-from .models import DBN, RBM, HiddenLayer, LogisticRegression, visible_bias_from_data
+from .models import DBN, RBM, GaussianBernoulliRBM, HiddenLayer, LogisticRegression, visible_bias_from_data
 from .sampling import sample_chains
 from .training import DBNTrainer, Trainer, TrainingDiverged
 
 __version__ = "0.2.0"
-__all__ = ["DBN", "DBNTrainer", "HiddenLayer", "LogisticRegression", "RBM", "Trainer", "TrainingDiverged",
+__all__ = ["DBN", "DBNTrainer", "GaussianBernoulliRBM", "HiddenLayer", "LogisticRegression", "RBM", "Trainer", "TrainingDiverged",
            "sample_chains", "visible_bias_from_data"]

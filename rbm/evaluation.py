@@ -15,7 +15,7 @@ from scipy.special import logsumexp
 
 from . import backend
 from .backend import pt, ptr
-from .models import RBM, visible_bias_from_data
+from .models import RBM, GaussianBernoulliRBM, visible_bias_from_data
 from .validation import check_array, check_data, check_positive_int, check_seed
 
 __all__ = ["MAX_EXACT_UNITS", "AISResult", "default_betas", "exact_log_partition", "ais_log_partition",
@@ -31,15 +31,24 @@ AISResult.__doc__ = """AIS estimate of log Z with the +-3 standard deviation int
 
 
 def _check_model(model):
+    """(W, hbias, vbias) of an rbm.RBM (or GaussianBernoulliRBM) in float64."""
     if not isinstance(model, RBM):
         raise TypeError(f"model must be an rbm.RBM, got {type(model).__name__}")
-    return [np.asarray(p.get_value(borrow=True), dtype=np.float64) for p in model.params]
+    return [np.asarray(p.get_value(borrow=True), dtype=np.float64) for p in (model.W, model.hbias, model.vbias)]
 
 
 def free_energy(model, data):
-    """F(v) for each row of ``data``, in float64: -v.b - sum_j softplus((v W + c)_j)."""
+    """F(v) for each row of ``data``, in float64.
+
+    Binary units: -v.b - sum_j softplus((v W + c)_j). Gaussian visible units
+    (:class:`rbm.GaussianBernoulliRBM`): sum_i (v_i - b_i)^2 / (2 sigma_i^2)
+    - sum_j softplus(((v / sigma) W + c)_j).
+    """
     W, hbias, vbias = _check_model(model)
-    data = check_data(data, model.n_visible).astype(np.float64)
+    data = model.check_data(data).astype(np.float64)
+    if isinstance(model, GaussianBernoulliRBM):
+        sigma = model.get_sigma()
+        return (((data - vbias) / sigma) ** 2 / 2).sum(axis=1) - np.logaddexp(0.0, (data / sigma) @ W + hbias).sum(axis=1)
     return -data @ vbias - np.logaddexp(0.0, data @ W + hbias).sum(axis=1)
 
 
@@ -57,6 +66,8 @@ def exact_log_partition(model):
     in float64.
     """
     W, hbias, vbias = _check_model(model)
+    if isinstance(model, GaussianBernoulliRBM):
+        return _exact_gaussian_log_partition(model, W, hbias, vbias)
     if min(model.n_visible, model.n_hidden) > MAX_EXACT_UNITS:
         raise ValueError(
             f"exact log Z enumerates 2^min(n_visible, n_hidden) states; this model needs "
@@ -73,6 +84,26 @@ def exact_log_partition(model):
         terms = states @ own_bias + np.logaddexp(0.0, states @ weights + other_bias).sum(axis=1)
         partial.append(logsumexp(terms))
     return float(logsumexp(partial))
+
+
+def _exact_gaussian_log_partition(model, W, hbias, vbias):
+    """log Z of a Gaussian-Bernoulli RBM: a sum over the 2^n_hidden hidden states of Gaussian integrals.
+
+    With u = W h, integrating v_i out of exp(-E) gives
+    sqrt(2 pi) sigma_i exp(b_i u_i / sigma_i + u_i^2 / 2), so
+    log Z = logsumexp_h [h.c + sum_i (b_i u_i / sigma_i + u_i^2 / 2)] + sum_i log(sqrt(2 pi) sigma_i).
+    """
+    if model.n_hidden > MAX_EXACT_UNITS:
+        raise ValueError(f"exact log Z of a GaussianBernoulliRBM enumerates 2^n_hidden hidden states; this "
+                         f"model needs 2^{model.n_hidden}, more than the limit of 2^{MAX_EXACT_UNITS}: "
+                         "use ais_log_partition")
+    sigma = model.get_sigma()
+    partial = []
+    for start in range(0, 1 << model.n_hidden, _STATES_PER_BATCH):
+        states = _binary_states(start, min(start + _STATES_PER_BATCH, 1 << model.n_hidden), model.n_hidden)
+        u = states @ W.T
+        partial.append(logsumexp(states @ hbias + (u * (vbias / sigma) + u ** 2 / 2).sum(axis=1)))
+    return float(logsumexp(partial) + np.sum(np.log(np.sqrt(2 * np.pi) * sigma)))
 
 
 def default_betas():
@@ -95,7 +126,9 @@ def _annealing_function(model, base_bias, n_runs, n_steps, seed, mode):
     f_k(v) = (1 - beta_k) v.b_A + beta_k v.b + sum_j softplus(beta_k (v W + c)_j),
     the base model A (beta = 0) having visible biases b_A and no weights. Each
     step adds f_k(v) - f_{k-1}(v) to the log weight, then moves v by one Gibbs
-    step that leaves model k invariant.
+    step that leaves model k invariant. For Gaussian visible units the base
+    model keeps b and sigma and drops W and c, so
+    f_k(v) = -sum_i (v_i - b_i)^2 / (2 sigma_i^2) + sum_j softplus(beta_k ((v / sigma) W + c)_j).
     """
     dtype = model.dtype
     rng = backend.shared_rng(seed, name="ais_rng")
@@ -103,19 +136,25 @@ def _annealing_function(model, base_bias, n_runs, n_steps, seed, mode):
     v_start = pt.matrix("v_start", dtype=dtype)
     betas = pt.vector("betas", dtype="float64")
     vbias_difference = pt.cast(model.vbias, "float64") - pt.cast(base, "float64")
+    gaussian = isinstance(model, GaussianBernoulliRBM)
 
     def step(k, v, log_w, rng):
         # betas is indexed by a step counter rather than iterated as a scan
         # sequence: PyTensor's JAX backend cannot trace sliced sequences here.
         beta, previous_beta = betas[k + 1], betas[k]
-        activation = pt.dot(v, model.W) + model.hbias
+        activation = pt.dot(v / model.sigma if gaussian else v, model.W) + model.hbias
         activation64 = pt.cast(activation, "float64")
-        log_w = log_w + (beta - previous_beta) * pt.dot(pt.cast(v, "float64"), vbias_difference) + pt.sum(
-            pt.softplus(beta * activation64) - pt.softplus(previous_beta * activation64), axis=1)
+        log_w = log_w + pt.sum(pt.softplus(beta * activation64) - pt.softplus(previous_beta * activation64), axis=1)
+        if not gaussian:  # the Gaussian base model shares the visible term, which then cancels
+            log_w = log_w + (beta - previous_beta) * pt.dot(pt.cast(v, "float64"), vbias_difference)
         beta_model = pt.cast(beta, dtype)
         h_mean = pt.sigmoid(beta_model * activation)
         rng, h_uniform = ptr.uniform(size=h_mean.shape, dtype=dtype, rng=rng, return_next_rng=True)
         h = pt.cast(pt.lt(h_uniform, h_mean), dtype)
+        if gaussian:
+            v_mean = model.vbias + beta_model * model.sigma * pt.dot(h, model.W.T)
+            rng, noise = ptr.normal(size=v_mean.shape, dtype=dtype, rng=rng, return_next_rng=True)
+            return k + 1, v_mean + model.sigma * noise, log_w, rng
         v_mean = pt.sigmoid(beta_model * (pt.dot(h, model.W.T) + model.vbias) + (1 - beta_model) * base)
         rng, v_uniform = ptr.uniform(size=v_mean.shape, dtype=dtype, rng=rng, return_next_rng=True)
         v = pt.cast(pt.lt(v_uniform, v_mean), dtype)
@@ -150,17 +189,26 @@ def ais_log_partition(model, n_runs=100, betas=None, base_rate=None, seed=None, 
     betas = default_betas() if betas is None else _check_betas(betas)
     seed = check_seed(seed)
     backend.resolve_mode(mode)
+    gaussian = isinstance(model, GaussianBernoulliRBM)
     if base_rate is None:
         base_bias = np.zeros(model.n_visible)
+    elif gaussian:
+        raise ValueError("a GaussianBernoulliRBM anneals from its own visible Gaussians: base_rate must be None")
     else:
         base_bias = visible_bias_from_data(check_data(base_rate, model.n_visible, "base_rate"))
     start = time.perf_counter()
     generator = np.random.default_rng(seed)
-    v_start = (generator.random((n_runs, model.n_visible)) < 1 / (1 + np.exp(-base_bias))).astype(model.dtype)
+    if gaussian:
+        W, hbias, vbias = _check_model(model)
+        sigma = model.get_sigma()
+        v_start = (vbias + sigma * generator.standard_normal((n_runs, model.n_visible))).astype(model.dtype)
+        log_z_base = float(np.sum(np.log(np.sqrt(2 * np.pi) * sigma)) + model.n_hidden * np.log(2.0))
+    else:
+        v_start = (generator.random((n_runs, model.n_visible)) < 1 / (1 + np.exp(-base_bias))).astype(model.dtype)
+        log_z_base = float(np.logaddexp(0.0, base_bias).sum() + model.n_hidden * np.log(2.0))
     anneal = _annealing_function(model, base_bias, n_runs, len(betas) - 1,
                                  None if seed is None else seed + 1, mode)
     log_weights = np.asarray(anneal(v_start, betas), dtype=np.float64)
-    log_z_base = float(np.logaddexp(0.0, base_bias).sum() + model.n_hidden * np.log(2.0))
     shift = log_weights.max()
     weights = np.exp(log_weights - shift)
     mean = weights.mean()
@@ -176,7 +224,11 @@ def ais_log_partition(model, n_runs=100, betas=None, base_rate=None, seed=None, 
 
 
 def mean_log_likelihood(model, data, log_z):
-    """Average log p(v) = -F(v) - log Z over the rows of ``data`` (binary rows)."""
+    """Average log p(v) = -F(v) - log Z over the rows of ``data``.
+
+    Binary rows for an :class:`rbm.RBM`; for a Gaussian-Bernoulli RBM a
+    log-density of real-valued rows.
+    """
     log_z = float(log_z)
     if not np.isfinite(log_z):
         raise ValueError(f"log_z must be finite, got {log_z}")

@@ -59,22 +59,24 @@ def load_npz(path, kind):
 
 
 def save_model(model, path):
-    """Write ``model``'s parameters and shapes to ``path`` (.npz)."""
-    params = model.get_params()
-    atomic_savez(path, dict(kind=np.str_(_MODEL_KIND), format_version=np.int64(FORMAT_VERSION),
+    """Write ``model``'s arrays (:meth:`rbm.RBM._file_arrays`) and shapes to ``path`` (.npz)."""
+    atomic_savez(path, dict(kind=np.str_(model.FILE_KIND), format_version=np.int64(FORMAT_VERSION),
                             n_visible=np.int64(model.n_visible), n_hidden=np.int64(model.n_hidden),
-                            **params))
+                            **model._file_arrays()))
 
 
-def load_model_arrays(path):
-    """``{"W", "hbias", "vbias"}`` from a model file, with shapes and values checked."""
-    arrays = load_npz(path, _MODEL_KIND)
+def load_model_arrays(path, kind=_MODEL_KIND):
+    """The arrays of a model file of ``kind`` (W, hbias, vbias and any vector such as sigma), checked."""
+    arrays = load_npz(path, kind)
     try:
         n_visible, n_hidden = int(arrays["n_visible"]), int(arrays["n_hidden"])
         params = {name: arrays[name] for name in ("W", "hbias", "vbias")}
     except KeyError as error:
         raise ValueError(f"{path!r} lacks the entry {error}") from None
     expected = {"W": (n_visible, n_hidden), "hbias": (n_hidden,), "vbias": (n_visible,)}
+    for name in set(arrays) - set(expected) - {"kind", "format_version", "n_visible", "n_hidden"}:
+        params[name] = arrays[name]
+        expected[name] = (n_visible,)  # the per-visible-unit vectors of other models
     for name, shape in expected.items():
         value = params[name]
         if value.shape != shape:

@@ -2,7 +2,7 @@
 import numpy as np
 
 from . import backend
-from .validation import check_data, check_positive_int, check_seed
+from .validation import check_positive_int, check_seed
 
 __all__ = ["sample_chains"]
 
@@ -17,7 +17,7 @@ def sample_chains(model, start, n_samples=10, plot_every=1000, mode="cpu", seed=
     plots. The chains use their own generator (``seed``), so sampling leaves the
     model's training stream untouched.
     """
-    start = check_data(start, model.n_visible, "start")
+    start = model.check_data(start, "start")
     n_samples = check_positive_int(n_samples, "n_samples")
     plot_every = check_positive_int(plot_every, "plot_every")
     seed = check_seed(seed)

@@ -225,7 +225,11 @@ class RBM:
         return pt.cast(pt.lt(self._uniform(mean.shape), mean), self.dtype)
 
     def _uniform(self, shape):
-        """Uniform draws in [0, 1) of ``shape``.
+        """Uniform draws in [0, 1) of ``shape`` (see :meth:`_random`)."""
+        return self._random(ptr.uniform, shape)
+
+    def _random(self, distribution, shape):
+        """Draws of ``distribution`` (``ptr.uniform`` or ``ptr.normal``, standard parameters) of ``shape``.
 
         Inside an explicit stream (:meth:`reset_rng` ... :meth:`rng_updates`)
         they advance the stream's cursor. Otherwise they come from a new
@@ -236,13 +240,12 @@ class RBM:
         """
         if self._rng_cursor is None:
             rng = backend.shared_rng(self._seed_sequence.spawn(1)[0], name="rbm_draw_rng")
-            next_rng, uniform = ptr.uniform(size=shape, dtype=self.dtype, rng=rng, return_next_rng=True)
+            next_rng, draws = distribution(size=shape, dtype=self.dtype, rng=rng, return_next_rng=True)
             backend.set_default_update(rng, next_rng)
-            return uniform
-        next_rng, uniform = ptr.uniform(size=shape, dtype=self.dtype, rng=self._rng_cursor,
-                                        return_next_rng=True)
+            return draws
+        next_rng, draws = distribution(size=shape, dtype=self.dtype, rng=self._rng_cursor, return_next_rng=True)
         self._rng_cursor = next_rng
-        return uniform
+        return draws
 
     def sample_h_given_v(self, v0_sample):
         """[a_h, p(h | v0), h ~ p(h | v0)]."""
@@ -384,11 +387,15 @@ class RBM:
         updates = {}
         if persistent is not None:
             updates[persistent] = nh_samples[-1]
-            monitoring_cost = self.get_pseudo_likelihood_cost(updates)
-        else:
-            monitoring_cost = self.get_reconstruction_cost(updates, pre_sigmoid_nvs[-1])
+        monitoring_cost = self.monitoring_cost(updates, persistent, pre_sigmoid_nvs[-1])
         updates.update(rng_updates)
         return monitoring_cost, gparams, updates
+
+    def monitoring_cost(self, updates, persistent, pre_sigmoid_nv):
+        """The tutorial's progress measure: pseudo-likelihood for PCD, reconstruction cost for CD."""
+        if persistent is not None:
+            return self.get_pseudo_likelihood_cost(updates)
+        return self.get_reconstruction_cost(updates, pre_sigmoid_nv)
 
     def _check_persistent(self, persistent):
         """Refuse a persistent chain that is not a shared (batch, n_hidden) matrix of the model's dtype."""
@@ -461,19 +468,42 @@ class RBM:
         return pt.mean(pt.sum(x * pre_sigmoid_nv - pt.softplus(pre_sigmoid_nv), axis=1))
 
     # ------------------------------------------------------------ parameters
+    #: what model files of this class say they hold (see :mod:`rbm.persistence`)
+    FILE_KIND = "rbm.RBM"
+
+    def check_data(self, data, name="data"):
+        """``data`` checked as this model's visible vectors: a non-empty 2-D array in [0, 1], n_visible wide."""
+        return check_data(data, self.n_visible, name)
+
     def get_params(self):
         """The parameters as a dict of numpy arrays (copies)."""
         return {p.name: np.array(p.get_value(borrow=True)) for p in self.params}
 
-    def set_params(self, W=None, hbias=None, vbias=None):
-        """Replace parameters from numpy arrays, all checked before any is set."""
+    def _settable(self):
+        """name -> shared variable of every array :meth:`set_params` may replace."""
+        return {"W": self.W, "hbias": self.hbias, "vbias": self.vbias}
+
+    def set_params(self, **values):
+        """Replace parameters from numpy arrays (``W=``, ``hbias=``, ...), all checked before any is set."""
+        settable = self._settable()
+        unknown = set(values) - set(settable)
+        if unknown:
+            raise TypeError(f"unknown parameters {sorted(unknown)}; this model has {sorted(settable)}")
         checked = {}
-        for name, value in (("W", W), ("hbias", hbias), ("vbias", vbias)):
+        for name, value in values.items():
             if value is not None:
-                shape = getattr(self, name).get_value(borrow=True).shape
-                checked[name] = check_array(value, name, ndim=len(shape), shape=shape)
+                shape = settable[name].get_value(borrow=True).shape
+                checked[name] = self._check_param_value(name, check_array(value, name, ndim=len(shape), shape=shape))
         for name, value in checked.items():
-            getattr(self, name).set_value(backend.as_floatx(value, self.dtype))
+            settable[name].set_value(backend.as_floatx(value, self.dtype))
+
+    def _check_param_value(self, name, value):
+        """Hook for constraints beyond shape and finiteness (e.g. positive sigma)."""
+        return value
+
+    def _file_arrays(self):
+        """The arrays a model file holds: enough to rebuild the model with :meth:`load`."""
+        return {name: np.array(variable.get_value(borrow=True)) for name, variable in self._settable().items()}
 
     def save(self, path):
         """Write the parameters to ``path`` (.npz, no pickle); see :mod:`rbm.persistence`."""
@@ -486,11 +516,9 @@ class RBM:
         """A new model from a file written by :meth:`save`."""
         from ..persistence import load_model_arrays
 
-        arrays = load_model_arrays(path)
+        arrays = load_model_arrays(path, cls.FILE_KIND)
         n_visible, n_hidden = arrays["W"].shape
-        return cls(n_visible=n_visible, n_hidden=n_hidden, W=arrays["W"],
-                   hbias=arrays["hbias"], vbias=arrays["vbias"],
-                   dtype=dtype or arrays["W"].dtype.name)
+        return cls(n_visible=n_visible, n_hidden=n_hidden, dtype=dtype or arrays["W"].dtype.name, **arrays)
 
     def __repr__(self):
         return f"RBM(n_visible={self.n_visible}, n_hidden={self.n_hidden}, dtype={self.dtype!r})"

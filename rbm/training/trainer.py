@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from .. import backend
 from ..backend import pt
 from .checkpoint import data_fingerprint, load_checkpoint, save_checkpoint
-from ..validation import check_data, check_float, check_positive_int, check_seed
+from ..validation import check_float, check_positive_int, check_seed
 
 __all__ = ["Trainer", "TrainingDiverged"]
 
@@ -240,10 +240,10 @@ class Trainer:
         or after every epoch when that is None; PATH may equal ``resume``.
         """
         model = self.model
-        data = check_data(data, model.n_visible, "data")
+        data = model.check_data(data, "data")
         epochs = check_positive_int(epochs, "epochs")
         if valid is not None:
-            valid = check_data(valid, model.n_visible, "valid")
+            valid = model.check_data(valid, "valid")
         if callable(callbacks):
             callbacks = [callbacks]
         callbacks = list(callbacks)

@@ -1,0 +1,148 @@
+"""The Gaussian-Bernoulli RBM: real-valued visible units with standard deviations sigma, binary hidden units.
+
+Energy and free energy (sigma per visible unit, W, hidden bias c = ``hbias``,
+visible bias b = ``vbias``):
+
+    E(v, h) = sum_i (v_i - b_i)^2 / (2 sigma_i^2) - sum_j c_j h_j - sum_ij (v_i / sigma_i) W_ij h_j
+    F(v)    = sum_i (v_i - b_i)^2 / (2 sigma_i^2) - sum_j softplus(c_j + sum_i (v_i / sigma_i) W_ij)
+
+so that p(h_j = 1 | v) = sigmoid(c_j + sum_i (v_i / sigma_i) W_ij) and
+v | h ~ N(b + sigma * (W h), sigma^2). The class is an :class:`rbm.RBM` with
+these graphs, so :class:`rbm.Trainer`, :func:`rbm.sample_chains`, save/load,
+checkpoints and :mod:`rbm.evaluation` take it unchanged.
+"""
+import numpy as np
+
+from .. import backend
+from ..backend import pt, ptr
+from ..validation import check_array, check_float, check_positive_int
+from .rbm import RBM, _as_numpy_rng
+
+__all__ = ["GaussianBernoulliRBM"]
+
+
+class GaussianBernoulliRBM(RBM):
+    """RBM with Gaussian visible units of standard deviation ``sigma`` and binary hidden units.
+
+    Parameters are those of :class:`rbm.RBM` plus:
+
+    sigma : float or array (n_visible,) > 0, optional
+        The visible units' standard deviations (1 by default: standardise or
+        whiten the data first).
+    learn_sigma : bool
+        Learn sigma too, through log sigma (a parameter ``log_sigma``, so it
+        stays positive); fixed by default.
+
+    W defaults to N(0, 0.01^2) (Hinton's practical guide, section 13.2): the
+    binary RBM's wide uniform start would give huge visible means.
+    """
+
+    FILE_KIND = "rbm.GaussianBernoulliRBM"
+
+    def __init__(self, input=None, n_visible=784, n_hidden=500, W=None, hbias=None, vbias=None, sigma=None,
+                 learn_sigma=False, numpy_rng=None, theano_rng=None, seed=None, dtype=None):
+        if not isinstance(learn_sigma, bool):
+            raise TypeError(f"learn_sigma must be True or False, got {learn_sigma!r}")
+        n_visible = check_positive_int(n_visible, "n_visible")
+        n_hidden = check_positive_int(n_hidden, "n_hidden")
+        sigma = self._check_sigma(1.0 if sigma is None else sigma, n_visible)
+        numpy_rng = _as_numpy_rng(numpy_rng)
+        if W is None:
+            W = numpy_rng.normal(0.0, 0.01, size=(n_visible, n_hidden))
+        super().__init__(input=input, n_visible=n_visible, n_hidden=n_hidden, W=W, hbias=hbias, vbias=vbias,
+                         numpy_rng=numpy_rng, theano_rng=theano_rng, seed=seed, dtype=dtype)
+        self.learn_sigma = learn_sigma
+        self.log_sigma = backend.shared(np.log(sigma), "log_sigma", self.dtype)
+        if learn_sigma:
+            self.params.append(self.log_sigma)
+        #: symbolic standard deviations, exp(log_sigma)
+        self.sigma = pt.exp(self.log_sigma)
+
+    @staticmethod
+    def _check_sigma(sigma, n_visible):
+        """``sigma`` as a float array (n_visible,) of positive values; a number applies to every unit."""
+        if np.ndim(sigma) == 0 and not isinstance(sigma, (str, bytes)) and sigma is not None:
+            sigma = np.full(n_visible, check_float(sigma, "sigma"))
+        sigma = check_array(sigma, "sigma", ndim=1, shape=(n_visible,)).astype(float)
+        if np.any(sigma <= 0):
+            raise ValueError("sigma must be > 0 for every visible unit")
+        return sigma
+
+    # ------------------------------------------------------------------ energies
+    def free_energy(self, v_sample):
+        """F(v) = sum_i (v_i - b_i)^2 / (2 sigma_i^2) - sum_j softplus(((v / sigma) W + c)_j)."""
+        wx_b = pt.dot(v_sample / self.sigma, self.W) + self.hbias
+        quadratic = pt.sum(pt.sqr(v_sample - self.vbias) / (2 * pt.sqr(self.sigma)), axis=1)
+        return quadratic - pt.sum(pt.softplus(wx_b), axis=1)
+
+    # ------------------------------------------------------------- conditionals
+    def propup(self, vis):
+        """[a_h, sigmoid(a_h)] with a_h = (vis / sigma) W + hbias: p(h_j = 1 | v)."""
+        pre_sigmoid_activation = pt.dot(vis / self.sigma, self.W) + self.hbias
+        return [pre_sigmoid_activation, pt.sigmoid(pre_sigmoid_activation)]
+
+    def propdown(self, hid):
+        """[mean, mean] with mean = vbias + sigma * (hid W^T), E[v | h] (the pair keeps the tutorial's shape)."""
+        mean = self.vbias + self.sigma * pt.dot(hid, self.W.T)
+        return [mean, mean]
+
+    def sample_v_given_h(self, h0_sample):
+        """[mean, mean, v ~ N(mean, sigma^2)]."""
+        mean, _ = self.propdown(h0_sample)
+        return [mean, mean, mean + self.sigma * self._random(ptr.normal, mean.shape)]
+
+    def _sample_columns(self, state, layer):
+        """One chain per column: v ~ N(b + sigma W h, sigma^2), or h from a = W^T (v / sigma) + c."""
+        sigma = self.sigma[:, None]
+        if layer == "v":
+            mean = self.vbias[:, None] + sigma * pt.dot(self.W, state)
+            return [mean, mean, mean + sigma * self._random(ptr.normal, mean.shape)]
+        pre_sigmoid = pt.dot(self.W.T, state / sigma) + self.hbias[:, None]
+        mean = pt.sigmoid(pre_sigmoid)
+        return [pre_sigmoid, mean, self._bernoulli(mean)]
+
+    # ------------------------------------------------------------------ costs
+    def monitoring_cost(self, updates, persistent, pre_sigmoid_nv):
+        """Mean squared error of the input's mean-field reconstruction, E[v | h = p(h | input)]."""
+        return self.get_reconstruction_cost(updates, self.propdown(self.propup(self.input)[1])[1])
+
+    def get_reconstruction_cost(self, updates, pre_sigmoid_nv):
+        """Mean over all entries of (input - reconstruction)^2; ``pre_sigmoid_nv`` is the reconstruction's mean."""
+        return pt.mean(pt.sqr(self.input - pre_sigmoid_nv))
+
+    def get_pseudo_likelihood_cost(self, updates):
+        raise TypeError("the pseudo-likelihood flips binary visible units; a GaussianBernoulliRBM is "
+                        "monitored by the reconstruction's mean squared error (get_reconstruction_cost)")
+
+    # ------------------------------------------------------------ parameters
+    def check_data(self, data, name="data"):
+        """``data`` checked as real-valued visible vectors: a non-empty finite 2-D array, n_visible wide."""
+        array = check_array(data, name, ndim=2)
+        if array.shape[0] == 0:
+            raise ValueError(f"{name} is empty: it has no rows")
+        if array.shape[1] != self.n_visible:
+            raise ValueError(f"{name} has {array.shape[1]} columns but the model has {self.n_visible} "
+                             "visible units")
+        return array
+
+    def _settable(self):
+        return {**super()._settable(), "sigma": self.log_sigma}
+
+    def set_params(self, **values):
+        """As :meth:`rbm.RBM.set_params`, and ``sigma`` (> 0) is stored as log sigma."""
+        if values.get("sigma") is not None:
+            values["sigma"] = np.log(self._check_sigma(values["sigma"], self.n_visible))
+        super().set_params(**values)
+
+    def _file_arrays(self):
+        arrays = super()._file_arrays()
+        arrays["sigma"] = np.exp(arrays["sigma"])
+        return arrays
+
+    def get_sigma(self):
+        """The visible units' standard deviations as a numpy array."""
+        return np.exp(np.asarray(self.log_sigma.get_value(borrow=True), dtype=np.float64))
+
+    def __repr__(self):
+        return (f"GaussianBernoulliRBM(n_visible={self.n_visible}, n_hidden={self.n_hidden}, "
+                f"learn_sigma={self.learn_sigma}, dtype={self.dtype!r})")
