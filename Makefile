@@ -10,7 +10,7 @@ ARGS ?=
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[test,bench,sklearn,plots]'
 	touch $(STAMP)
 
 demo: $(STAMP)

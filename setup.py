@@ -24,9 +24,11 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={
-        "test": ["pytest>=8", "hypothesis>=6"],
+        "test": ["pytest>=8", "hypothesis>=6", "scikit-learn>=1.6", "matplotlib>=3.7"],
         # for mode="gpu": JAX with CUDA (on a machine with an NVIDIA GPU)
         "gpu": ["jax[cuda12]>=0.4.30"],
-        "bench": ["scikit-learn>=1.4"],
+        "sklearn": ["scikit-learn>=1.6"],
+        "bench": ["scikit-learn>=1.6"],
+        "plots": ["matplotlib>=3.7"],
     },
 )
