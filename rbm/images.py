@@ -6,7 +6,7 @@ from PIL import Image
 
 from .validation import check_array, check_positive_int
 
-__all__ = ["tile_raster_images", "save_image"]
+__all__ = ["tile_raster_images", "save_image", "plot_curves"]
 
 
 def _scale_to_unit_interval(rows, eps=1e-8):
@@ -43,8 +43,12 @@ def tile_raster_images(X, img_shape, tile_shape, tile_spacing=(1, 1),
     return np.round(out * 255).astype(np.uint8)
 
 
-def save_image(array, path):
-    """Save a 2-D uint8 array (e.g. from :func:`tile_raster_images`) as a PNG, atomically."""
+def save_image(array, path, scale=1):
+    """Save a 2-D uint8 array (e.g. from :func:`tile_raster_images`) as a PNG, atomically.
+
+    ``scale`` enlarges each pixel to scale x scale (for small patches).
+    """
+    scale = check_positive_int(scale, "scale")
     array = np.asarray(array)
     if array.ndim != 2 or array.dtype != np.uint8:
         raise ValueError(f"save_image needs a 2-D uint8 array, got {array.ndim}-D {array.dtype}")
@@ -53,8 +57,44 @@ def save_image(array, path):
         raise ValueError(f"images are saved as PNG: the path must end in .png, got {path!r}")
     temporary = path + ".tmp"
     try:
-        Image.fromarray(array, mode="L").save(temporary, format="PNG")
+        image = Image.fromarray(array, mode="L")
+        if scale > 1:
+            image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+        image.save(temporary, format="PNG")
         os.replace(temporary, path)
     finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def plot_curves(path, curves, xlabel="epoch", title=None):
+    """Write a PNG of one panel per curve: ``curves`` maps a label to (x values, y values).
+
+    matplotlib draws it off screen (its Agg backend); the file is written to
+    a temporary name and renamed, so a failure leaves no half-written PNG.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    if not curves:
+        raise ValueError("curves is empty: nothing to plot")
+    path = os.fspath(path)
+    figure, axes = pyplot.subplots(len(curves), 1, figsize=(6, 2.4 * len(curves)), squeeze=False, sharex=True)
+    for axis, (label, (x, y)) in zip(axes[:, 0], curves.items()):
+        axis.plot(np.asarray(x), np.asarray(y), marker="o", markersize=3)
+        axis.set_ylabel(label)
+        axis.grid(True, alpha=0.3)
+    axes[-1, 0].set_xlabel(xlabel)
+    if title:
+        axes[0, 0].set_title(title)
+    figure.tight_layout()
+    temporary = os.path.join(os.path.dirname(os.path.abspath(path)), f".tmp-{os.path.basename(path)}")
+    try:
+        figure.savefig(temporary, format="png", dpi=100)
+        os.replace(temporary, path)
+    finally:
+        pyplot.close(figure)
         if os.path.exists(temporary):
             os.unlink(temporary)
