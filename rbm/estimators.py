@@ -45,6 +45,20 @@ class _RBMEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         "mode": [str],
     }
 
+    def __init__(self, n_components, *, learning_rate, batch_size, n_iter, verbose, random_state, k, persistent,
+                 momentum, weight_decay, mode):
+        self.n_components = n_components
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.n_iter = n_iter
+        self.verbose = verbose
+        self.random_state = random_state
+        self.k = k
+        self.persistent = persistent
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.mode = mode
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
@@ -194,17 +208,9 @@ class BernoulliRBM(_RBMEstimator):
 
     def __init__(self, n_components=256, *, learning_rate=0.1, batch_size=10, n_iter=10, verbose=0,
                  random_state=None, k=1, persistent=True, momentum=0.0, weight_decay=0.0, mode="cpu"):
-        self.n_components = n_components
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.n_iter = n_iter
-        self.verbose = verbose
-        self.random_state = random_state
-        self.k = k
-        self.persistent = persistent
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.mode = mode
+        super().__init__(n_components, learning_rate=learning_rate, batch_size=batch_size, n_iter=n_iter,
+                         verbose=verbose, random_state=random_state, k=k, persistent=persistent, momentum=momentum,
+                         weight_decay=weight_decay, mode=mode)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -277,17 +283,9 @@ class GaussianBernoulliRBM(_RBMEstimator):
     def __init__(self, n_components=256, *, learning_rate=0.01, batch_size=10, n_iter=10, verbose=0,
                  random_state=None, k=1, persistent=True, momentum=0.0, weight_decay=0.0, mode="cpu",
                  sigma=1.0, learn_sigma=False):
-        self.n_components = n_components
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.n_iter = n_iter
-        self.verbose = verbose
-        self.random_state = random_state
-        self.k = k
-        self.persistent = persistent
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.mode = mode
+        super().__init__(n_components, learning_rate=learning_rate, batch_size=batch_size, n_iter=n_iter,
+                         verbose=verbose, random_state=random_state, k=k, persistent=persistent, momentum=momentum,
+                         weight_decay=weight_decay, mode=mode)
         self.sigma = sigma
         self.learn_sigma = learn_sigma
 
