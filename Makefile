@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: demo test bench clean
+.PHONY: demo demo-dbn test bench clean
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,9 @@ $(STAMP): setup.py
 
 demo: $(STAMP)
 	$(BIN)/python examples/mnist_rbm.py $(ARGS)
+
+demo-dbn: $(STAMP)
+	$(BIN)/python examples/mnist_dbn.py $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(ARGS)

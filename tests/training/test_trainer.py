@@ -256,3 +256,18 @@ def test_bad_fit_arguments_are_refused():
         trainer.fit(BARS, callbacks=[3])
     with pytest.raises(ValueError, match="valid"):
         trainer.fit(BARS, valid=np.ones((2, 3)))
+
+
+def test_a_second_fit_on_data_of_the_same_shape_compiles_nothing():
+    """Warm starts reuse the compiled step: JAX must not trace and compile it again (it did, 3.6 s)."""
+    jax = pytest.importorskip("jax")
+    compiled = []
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda event, duration, **kwargs: compiled.append(event) if "backend_compile" in event else None)
+    data = (np.random.default_rng(0).random((60, 9)) < 0.5).astype("float32")
+    trainer = Trainer(bars_model(dtype="float32"), batch_size=10, mode="cpu", seed=0)
+    trainer.fit(data, epochs=1, verbose=False)
+    assert compiled, "the listener must see the first fit's compilation"
+    after_first = len(compiled)
+    trainer.fit(data[::-1].copy(), epochs=2, verbose=False)
+    assert len(compiled) == after_first
