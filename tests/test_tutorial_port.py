@@ -92,25 +92,30 @@ def test_a_persistent_chain_of_another_dtype_or_width_is_refused():
 
 
 # --------------------------------------------------------- random numbers
-@pytest.mark.parametrize("method", ["gibbs_vhv", "gibbs_hvh"])
-def test_a_user_scan_over_gibbs_steps_draws_fresh_numbers_per_step_and_per_call(mode, method):
+def test_a_user_scan_over_gibbs_steps_draws_fresh_numbers_per_step_and_per_call(mode):
+    """Both Gibbs steps in the tutorial's scan (one function for both keeps the suite quick)."""
     x = pt.matrix("x")
     model = fair_coin_rbm(x)
-    chain = pytensor.shared(np.zeros((N_CHAINS, N_UNITS)), name="persistent_vis_chain")
-    outputs, updates = user_scan(getattr(model, method), chain, N_STEPS)
-    samples = outputs[-1]
-    updates.update({chain: samples[-1]})
-    sample_fn = pytensor.function([], [outputs[-2][-1], samples], updates=updates,
-                                  mode=backend.resolve_mode(mode))
-    calls = [sample_fn()[1] for _ in range(3)]
-    for steps in calls:
-        assert steps.shape == (N_STEPS, N_CHAINS, N_UNITS)
-        assert_fair(steps)
-        for t in range(N_STEPS - 1):
-            assert_independent(steps[t], steps[t + 1])
-    assert_independent(calls[0], calls[1])
-    assert_independent(calls[1], calls[2])
-    np.testing.assert_array_equal(chain.get_value(), calls[-1][-1])  # the user's update moved the chain
+    chains = [pytensor.shared(np.zeros((N_CHAINS, N_UNITS)), name=f"persistent_{method}_chain")
+              for method in ("gibbs_vhv", "gibbs_hvh")]
+    outputs, updates = {}, {}
+    for method, chain in zip(("gibbs_vhv", "gibbs_hvh"), chains):
+        method_outputs, method_updates = user_scan(getattr(model, method), chain, N_STEPS)
+        method_updates.update({chain: method_outputs[-1][-1]})
+        outputs[method] = method_outputs[-1]
+        updates.update(method_updates)
+    sample_fn = pytensor.function([], list(outputs.values()), updates=updates, mode=backend.resolve_mode(mode))
+    calls = [sample_fn() for _ in range(3)]
+    for i, chain in enumerate(chains):
+        for steps in (call[i] for call in calls):
+            assert steps.shape == (N_STEPS, N_CHAINS, N_UNITS)
+            assert_fair(steps)
+            for t in range(N_STEPS - 1):
+                assert_independent(steps[t], steps[t + 1])
+        assert_independent(calls[0][i], calls[1][i])
+        assert_independent(calls[1][i], calls[2][i])
+        np.testing.assert_array_equal(chain.get_value(), calls[-1][i][-1])  # the user's update moved the chain
+    assert_independent(calls[0][0], calls[0][1])  # the two scans draw apart
 
 
 def test_sampling_methods_in_a_users_function_draw_fresh_numbers_per_call(mode):
