@@ -15,12 +15,13 @@ import numpy as np
 
 from .. import backend
 from ..persistence import atomic_savez, load_npz
+from .schedules import describe
 
 __all__ = ["save_checkpoint", "load_checkpoint", "data_fingerprint"]
 
 _KIND = "rbm.Checkpoint"
 _SETTINGS = ("n_visible", "n_hidden", "dtype", "learning_rate", "k", "persistent", "batch_size",
-             "momentum", "weight_decay", "mode")
+             "n_chains", "momentum", "weight_decay", "mode")
 
 
 def data_fingerprint(batches):
@@ -31,8 +32,8 @@ def data_fingerprint(batches):
 def _settings(trainer):
     model = trainer.model
     return {"n_visible": model.n_visible, "n_hidden": model.n_hidden, "dtype": model.dtype,
-            "learning_rate": trainer.learning_rate, "k": trainer.k, "persistent": trainer.persistent,
-            "batch_size": trainer.batch_size, "momentum": trainer.momentum,
+            "learning_rate": describe(trainer.learning_rate), "k": trainer.k, "persistent": trainer.persistent,
+            "batch_size": trainer.batch_size, "n_chains": trainer.n_chains, "momentum": describe(trainer.momentum),
             "weight_decay": trainer.weight_decay, "mode": str(trainer.mode)}
 
 
@@ -92,6 +93,7 @@ def load_checkpoint(trainer, path, fingerprint):
         fingerprint_saved = str(arrays["data_sha256"])
     except (KeyError, ValueError, TypeError) as error:
         raise ValueError(f"{path!r} is not a complete rbm checkpoint: {error}") from None
+    settings.setdefault("n_chains", settings.get("batch_size"))  # checkpoints from before n_chains existed
     expected = _settings(trainer)
     different = {key: (settings.get(key), expected[key]) for key in _SETTINGS if settings.get(key) != expected[key]}
     if different:

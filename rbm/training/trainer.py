@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from .. import backend
 from ..backend import pt
+from . import schedules
 from .checkpoint import data_fingerprint, load_checkpoint, save_checkpoint
 from ..validation import check_float, check_positive_int, check_seed
 
@@ -57,14 +58,21 @@ class Trainer:
     Parameters
     ----------
     model : RBM
-    learning_rate : float > 0
+    learning_rate : float > 0 or schedule
+        A number, or a callable of the epoch (see :mod:`rbm.training.schedules`:
+        ``linear``, ``exponential``); the compiled step reads it from a shared
+        scalar, so a schedule recompiles nothing.
     k : int >= 1
         Gibbs steps per update.
     persistent : bool
         PCD-k (chains carried across updates, pseudo-likelihood monitored) when
         True, CD-k (reconstruction cost monitored) when False.
     batch_size : int >= 1
-    momentum : float in [0, 1)
+    n_chains : int >= 1, optional
+        Number of persistent chains (PCD only); the minibatch size by
+        default, as in the tutorial. The literature keeps e.g. 100 chains with
+        small minibatches.
+    momentum : float in [0, 1) or schedule
         v <- momentum v - learning_rate (gradient + weight_decay W); p <- p + v.
     weight_decay : float >= 0
         L2 penalty on W (not on the biases).
@@ -82,19 +90,23 @@ class Trainer:
     """
 
     def __init__(self, model, learning_rate=0.1, k=1, persistent=True, batch_size=20,
-                 momentum=0.0, weight_decay=0.0, mode="cpu", seed=None, batches_per_call=None):
+                 momentum=0.0, weight_decay=0.0, mode="cpu", seed=None, batches_per_call=None, n_chains=None):
         from ..models import RBM
 
         if not isinstance(model, RBM):
             raise TypeError(f"model must be an rbm.RBM, got {type(model).__name__}")
-        self.learning_rate = check_float(learning_rate, "learning_rate", low=0.0, low_inclusive=False)
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self._schedules = {"learning_rate": schedules.as_schedule(learning_rate, "learning_rate"),
+                           "momentum": schedules.as_schedule(momentum, "momentum")}
+        self._schedule_values(0)  # a number out of range fails now
         self.k = check_positive_int(k, "k")
         if not isinstance(persistent, bool):
             raise TypeError(f"persistent must be True or False, got {persistent!r}")
         self.batch_size = check_positive_int(batch_size, "batch_size")
-        self.momentum = check_float(momentum, "momentum", low=0.0)
-        if self.momentum >= 1.0:
-            raise ValueError(f"momentum must be < 1, got {self.momentum}")
+        if n_chains is not None and not persistent:
+            raise ValueError("n_chains is the number of persistent chains: it needs persistent=True")
+        self.n_chains = self.batch_size if n_chains is None else check_positive_int(n_chains, "n_chains")
         self.weight_decay = check_float(weight_decay, "weight_decay", low=0.0)
         self.mode = mode
         backend.resolve_mode(mode)  # fail now on an unknown mode or missing JAX
@@ -116,10 +128,21 @@ class Trainer:
         self._free_energy_fn = None
         dtype = model.dtype
         self._batches = backend.shared(np.zeros((1, self.batch_size, model.n_visible)), "batches", dtype)
-        self.persistent_chain = (backend.shared(np.zeros((self.batch_size, model.n_hidden)),
+        self.persistent_chain = (backend.shared(np.zeros((self.n_chains, model.n_hidden)),
                                                 "persistent_chain", dtype) if persistent else None)
+        uses_momentum = callable(momentum) or self.momentum != 0
         self.velocities = [backend.shared(np.zeros(p.get_value(borrow=True).shape), f"velocity_{p.name}", dtype)
-                           for p in model.params] if self.momentum else []
+                           for p in model.params] if uses_momentum else []
+        # The step reads these each call (float64, cast in the graph); fit sets them from the schedules.
+        self._learning_rate_now = backend.pytensor.shared(np.float64(0.0), name="learning_rate_now")
+        self._momentum_now = backend.pytensor.shared(np.float64(0.0), name="momentum_now")
+
+    def _schedule_values(self, epoch):
+        """(learning rate, momentum) for ``epoch``, checked: lr > 0, 0 <= momentum < 1."""
+        return (schedules.value_at(self._schedules["learning_rate"], epoch, "learning_rate", low=0.0,
+                                   low_inclusive=False),
+                schedules.value_at(self._schedules["momentum"], epoch, "momentum", low=0.0, high=1.0,
+                                   high_inclusive=False))
 
     # --------------------------------------------------------------- compile
     def _minibatch_updates(self, index):
@@ -134,14 +157,15 @@ class Trainer:
         model = self.model
         dtype = model.dtype
         cost, gradients, updates = model.get_cost_gradients(self.persistent_chain, self.k)
-        lr = np.asarray(self.learning_rate, dtype=dtype)
+        lr = pt.cast(self._learning_rate_now, dtype)
+        momentum = pt.cast(self._momentum_now, dtype)
         new_values = {}
         for i, (param, grad) in enumerate(zip(model.params, gradients)):
             if self.weight_decay and param is model.W:
                 grad = grad + np.asarray(self.weight_decay, dtype=dtype) * param
-            if self.momentum:
+            if self.velocities:
                 velocity = self.velocities[i]
-                new_velocity = np.asarray(self.momentum, dtype=dtype) * velocity - lr * grad
+                new_velocity = momentum * velocity - lr * grad
                 new_values[velocity] = new_velocity
                 new_values[param] = param + new_velocity
             else:
@@ -270,6 +294,9 @@ class Trainer:
             epochs_to_run = epochs - self._position["epoch"]
         else:
             epochs_to_run = epochs
+        first_epoch = self._position["epoch"]
+        for epoch in range(first_epoch, first_epoch + max(epochs_to_run, 0)):
+            self._schedule_values(epoch)  # a schedule that leaves the allowed range fails before training
         backend.set_shared_data(self._batches, batches, self.mode)
         # room for the costs of a last call's steps past the epoch's end
         backend.set_shared_data(self._epoch_costs, np.zeros(n_batches + self.batches_per_call - 1), self.mode)
@@ -314,6 +341,10 @@ class Trainer:
         """Run the epoch in progress from its current minibatch; returns its history record."""
         position = self._position
         epoch, first = position["epoch"], position["batch"]
+        learning_rate, momentum = self._schedule_values(epoch)
+        # on the device, like the step's other inputs, so that JAX does not trace the step again
+        backend.set_shared_data(self._learning_rate_now, np.float64(learning_rate), self.mode)
+        backend.set_shared_data(self._momentum_now, np.float64(momentum), self.mode)
         done_before = np.asarray(position["epoch_costs"], dtype=np.float64)
         start = time.perf_counter() - position["epoch_seconds"]
         with tqdm(desc=f"epoch {epoch}", unit="batch", disable=not verbose, leave=False,
@@ -339,7 +370,8 @@ class Trainer:
                 if checkpoint_due:
                     save_checkpoint(self, checkpoint, position, fingerprint)
         costs = self._costs_so_far(done_before, first, n_batches)
-        return {"epoch": epoch, "cost": float(np.mean(costs)), "time": time.perf_counter() - start}
+        return {"epoch": epoch, "cost": float(np.mean(costs)), "time": time.perf_counter() - start,
+                "learning_rate": learning_rate, "momentum": momentum}
 
     def _costs_so_far(self, done_before, first, done):
         """Costs of the epoch's minibatches 0..done-1 (those before ``first`` came from a checkpoint)."""

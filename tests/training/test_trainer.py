@@ -259,13 +259,16 @@ def test_bad_fit_arguments_are_refused():
 
 
 def test_a_second_fit_on_data_of_the_same_shape_compiles_nothing():
-    """Warm starts reuse the compiled step: JAX must not trace and compile it again (it did, 3.6 s)."""
+    """Warm starts and scheduled values reuse the compiled step: JAX must not compile it again (it did, 3.6 s)."""
     jax = pytest.importorskip("jax")
     compiled = []
     jax.monitoring.register_event_duration_secs_listener(
         lambda event, duration, **kwargs: compiled.append(event) if "backend_compile" in event else None)
     data = (np.random.default_rng(0).random((60, 9)) < 0.5).astype("float32")
-    trainer = Trainer(bars_model(dtype="float32"), batch_size=10, mode="cpu", seed=0)
+    from rbm.training import schedules
+
+    trainer = Trainer(bars_model(dtype="float32"), learning_rate=schedules.linear(0.1, 0.05, 3),
+                      momentum=schedules.linear(0.5, 0.9, 3), batch_size=10, mode="cpu", seed=0)
     trainer.fit(data, epochs=1, verbose=False)
     assert compiled, "the listener must see the first fit's compilation"
     after_first = len(compiled)
