@@ -157,8 +157,11 @@ class Trainer:
         model = self.model
         dtype = model.dtype
         cost, gradients, updates = model.get_cost_gradients(self.persistent_chain, self.k)
-        lr = pt.cast(self._learning_rate_now, dtype)
-        momentum = pt.cast(self._momentum_now, dtype)
+        # A number stays a constant of the graph (the step is then exactly the unscheduled one, as fast as
+        # before); a schedule is read from its shared scalar, which fit sets each epoch.
+        lr, momentum = (pt.cast(now, dtype) if callable(setting) else np.asarray(setting, dtype=dtype)
+                        for setting, now in ((self.learning_rate, self._learning_rate_now),
+                                             (self.momentum, self._momentum_now)))
         new_values = {}
         for i, (param, grad) in enumerate(zip(model.params, gradients)):
             if self.weight_decay and param is model.W:
