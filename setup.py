@@ -2,7 +2,7 @@ from setuptools import find_packages, setup
 
 setup(
     name="rbm",
-    version="0.1.0",
+    version="0.2.0",
     description="Restricted Boltzmann Machines as PyTensor graphs, in the style of the Theano tutorial",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
