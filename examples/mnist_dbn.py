@@ -73,8 +73,9 @@ def main(argv=None):
         sys.exit(f"error: {error}")
     print(f"pretraining took {result['pretraining_minutes']:.1f} minutes, fine-tuning "
           f"{result['finetuning_minutes']:.1f} minutes ({(time.perf_counter() - start) / 60:.1f} in all)")
-    print(f"best validation error {100 * result['best_validation_error']:.2f} % at epoch {result['best_epoch']}, "
-          f"test error {100 * result['test_error']:.2f} %")
+    if result["test_error"] is not None:  # None when no fine-tuning epoch ran
+        print(f"best validation error {100 * result['best_validation_error']:.2f} % at epoch "
+              f"{result['best_epoch']}, test error {100 * result['test_error']:.2f} %")
     with open(os.path.join(args.out, "dbn.json"), "w", encoding="utf-8") as stream:
         json.dump({"args": vars(args), **result}, stream, indent=1)
     return result

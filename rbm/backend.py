@@ -551,5 +551,5 @@ def is_rng(variable):
     return isinstance(variable.type, ptr.type.RandomGeneratorType)
 
 
-__all__ += ["check_dtype", "set_default_update", "is_rng", "is_shared", "jax_rng_key", "set_jax_rng_key", "runs_on_gpu",
+__all__ += ["check_dtype", "set_default_update", "static_slice_length", "is_rng", "is_shared", "jax_rng_key", "set_jax_rng_key", "runs_on_gpu",
             "CPUJAXLinker", "pt", "ptr", "pytensor"]

@@ -75,3 +75,31 @@ def test_example_reports_a_missing_data_folder_clearly(tmp_path):
     result = run_example(tmp_path / "absent", tmp_path / "out")
     assert result.returncode != 0
     assert "is not a folder" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_dbn_example_pretrains_finetunes_and_reports(tmp_path):
+    """examples/mnist_dbn.py end to end on the synthetic digits, shrunk by its flags."""
+    data_dir = synthetic_mnist_pkl(tmp_path)
+    example = os.path.join(os.path.dirname(__file__), "..", "examples", "mnist_dbn.py")
+    command = [sys.executable, example, "--data-dir", str(data_dir), "--out", str(tmp_path), "--hidden", "12", "8",
+               "--pretraining-epochs", "1", "--training-epochs", "2", "--no-progress", "--mode", "NUMBA"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("Pre-training layer") == 2
+    assert "best validation error" in result.stdout and "test error" in result.stdout
+    import json
+
+    with open(tmp_path / "dbn.json", encoding="utf-8") as stream:
+        report = json.load(stream)
+    assert len(report["history"]["finetuning"]) == 2 and 0 <= report["test_error"] <= 1
+
+
+def test_patches_example_writes_filters_and_curve(tmp_path):
+    example = os.path.join(os.path.dirname(__file__), "..", "examples", "patches_grbm.py")
+    command = [sys.executable, example, "--out", str(tmp_path), "--patches", "600", "--epochs", "2",
+               "--n-hidden", "9", "--batch-size", "50", "--mode", "NUMBA"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    for name in ("grbm_filters.png", "grbm_reconstruction.png"):
+        with Image.open(tmp_path / name) as image:
+            assert image.size[0] > 20
