@@ -52,7 +52,7 @@ def exponential(start, decay):
 def as_schedule(value, name):
     """A number becomes :func:`constant`; a callable is kept; anything else is refused."""
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return constant(value)
+        return constant(check_float(value, name))  # the error names the setting
     if callable(value):
         return value
     raise TypeError(f"{name} must be a number or a schedule (a callable of the epoch), got {type(value).__name__}")
