@@ -5,7 +5,9 @@ log p(v) = -F(v) - log Z with F(v) = -v.b - sum_j softplus((v W + c)_j).
 Z sums exp(-F) over all 2^n_visible binary vectors, so it is computed exactly
 only for small models (:func:`exact_log_partition`) and otherwise estimated by
 Annealed Importance Sampling (Salakhutdinov & Murray, "On the quantitative
-analysis of deep belief networks", ICML 2008): :func:`ais_log_partition`.
+analysis of deep belief networks", ICML 2008): :func:`ais_log_partition`,
+whose log-likelihood errs high, and bracketed from below by reverse AIS
+(RAISE): :func:`raise_log_likelihood`.
 """
 import collections
 import time
@@ -18,8 +20,8 @@ from .backend import pt, ptr
 from .models import RBM, GaussianBernoulliRBM, visible_bias_from_data
 from .validation import check_array, check_data, check_positive_int, check_seed
 
-__all__ = ["MAX_EXACT_UNITS", "AISResult", "default_betas", "exact_log_partition", "ais_log_partition",
-           "free_energy", "mean_log_likelihood"]
+__all__ = ["MAX_EXACT_UNITS", "AISResult", "RAISEResult", "default_betas", "exact_log_partition",
+           "ais_log_partition", "raise_log_likelihood", "free_energy", "mean_log_likelihood"]
 
 #: exact_log_partition enumerates 2^k states of the smaller layer, k at most this.
 MAX_EXACT_UNITS = 25
@@ -119,56 +121,85 @@ def _check_betas(betas):
     return betas
 
 
-def _annealing_function(model, base_bias, n_runs, n_steps, seed, mode):
-    """Compile the AIS loop: (v0, betas) -> log importance weights (float64, one per run).
+def _annealing_function(model, base_bias, n_steps, seed, mode, reverse=False):
+    """Compile an annealing loop: (v0, betas) -> log importance weights (float64, one per row of v0).
 
     Intermediate model k has unnormalised log-probability
     f_k(v) = (1 - beta_k) v.b_A + beta_k v.b + sum_j softplus(beta_k (v W + c)_j),
-    the base model A (beta = 0) having visible biases b_A and no weights. Each
-    step adds f_k(v) - f_{k-1}(v) to the log weight, then moves v by one Gibbs
-    step that leaves model k invariant. For Gaussian visible units the base
-    model keeps b and sigma and drops W and c, so
-    f_k(v) = -sum_i (v_i - b_i)^2 / (2 sigma_i^2) + sum_j softplus(beta_k ((v / sigma) W + c)_j).
+    the base model A (beta = 0) having visible biases b_A and no weights; for
+    Gaussian visible units the base model keeps b and sigma and drops W and c,
+    so f_k(v) = -sum_i (v_i - b_i)^2 / (2 sigma_i^2) + sum_j softplus(beta_k ((v / sigma) W + c)_j).
+    Forward (AIS), step k adds f_{k+1}(v) - f_k(v) to the log weight, then
+    moves v by one Gibbs step that leaves model k + 1 invariant. Reverse
+    (RAISE, ``betas`` running from 1 down to 0), step k first moves v by a
+    Gibbs step of model k, then adds f_{k+1}(v) - f_k(v): the importance
+    weight of the reversed chain (a Gibbs step v -> h -> v is reversible).
     """
     dtype = model.dtype
-    rng = backend.shared_rng(seed, name="ais_rng")
+    rng = backend.shared_rng(seed, name="annealing_rng")
     base = pt.constant(base_bias.astype(dtype))
     v_start = pt.matrix("v_start", dtype=dtype)
     betas = pt.vector("betas", dtype="float64")
     vbias_difference = pt.cast(model.vbias, "float64") - pt.cast(base, "float64")
     gaussian = isinstance(model, GaussianBernoulliRBM)
 
-    def step(k, v, log_w, rng):
-        # betas is indexed by a step counter rather than iterated as a scan
-        # sequence: PyTensor's JAX backend cannot trace sliced sequences here.
-        beta, previous_beta = betas[k + 1], betas[k]
-        activation = pt.dot(v / model.sigma if gaussian else v, model.W) + model.hbias
-        activation64 = pt.cast(activation, "float64")
-        log_w = log_w + pt.sum(pt.softplus(beta * activation64) - pt.softplus(previous_beta * activation64), axis=1)
+    def hidden_activation(v):
+        return pt.dot(v / model.sigma if gaussian else v, model.W) + model.hbias
+
+    def log_f_difference(v, beta, previous_beta):
+        """f_beta(v) - f_previous_beta(v), in float64."""
+        activation64 = pt.cast(hidden_activation(v), "float64")
+        difference = pt.sum(pt.softplus(beta * activation64) - pt.softplus(previous_beta * activation64), axis=1)
         if not gaussian:  # the Gaussian base model shares the visible term, which then cancels
-            log_w = log_w + (beta - previous_beta) * pt.dot(pt.cast(v, "float64"), vbias_difference)
+            difference = difference + (beta - previous_beta) * pt.dot(pt.cast(v, "float64"), vbias_difference)
+        return difference
+
+    def gibbs_move(v, beta, rng):
+        """v -> h -> v' under the intermediate model at ``beta``; returns (v', rng)."""
         beta_model = pt.cast(beta, dtype)
-        h_mean = pt.sigmoid(beta_model * activation)
+        h_mean = pt.sigmoid(beta_model * hidden_activation(v))
         rng, h_uniform = ptr.uniform(size=h_mean.shape, dtype=dtype, rng=rng, return_next_rng=True)
         h = pt.cast(pt.lt(h_uniform, h_mean), dtype)
         if gaussian:
             v_mean = model.vbias + beta_model * model.sigma * pt.dot(h, model.W.T)
             rng, noise = ptr.normal(size=v_mean.shape, dtype=dtype, rng=rng, return_next_rng=True)
-            return k + 1, v_mean + model.sigma * noise, log_w, rng
+            return v_mean + model.sigma * noise, rng
         v_mean = pt.sigmoid(beta_model * (pt.dot(h, model.W.T) + model.vbias) + (1 - beta_model) * base)
         rng, v_uniform = ptr.uniform(size=v_mean.shape, dtype=dtype, rng=rng, return_next_rng=True)
-        v = pt.cast(pt.lt(v_uniform, v_mean), dtype)
+        return pt.cast(pt.lt(v_uniform, v_mean), dtype), rng
+
+    def step(k, v, log_w, rng):
+        # betas is indexed by a step counter rather than iterated as a scan
+        # sequence: PyTensor's JAX backend cannot trace sliced sequences here.
+        beta, previous_beta = betas[k + 1], betas[k]
+        if reverse:
+            v, rng = gibbs_move(v, previous_beta, rng)
+            return k + 1, v, log_w + log_f_difference(v, beta, previous_beta), rng
+        log_w = log_w + log_f_difference(v, beta, previous_beta)
+        v, rng = gibbs_move(v, beta, rng)
         return k + 1, v, log_w, rng
 
     _, _, log_weights, rng_end = backend.pytensor.scan(
         step,
         n_steps=n_steps,
-        outputs_info=[pt.constant(np.int64(0)), v_start, pt.zeros((n_runs,), dtype="float64"), rng],
-        name="ais",
+        outputs_info=[pt.constant(np.int64(0)), v_start, pt.zeros((v_start.shape[0],), dtype="float64"), rng],
+        name="raise" if reverse else "ais",
         return_updates=False,
     )
     return backend.compile_function([v_start, betas], log_weights[-1], updates={rng: rng_end},
-                                    mode=mode, name="ais")
+                                    mode=mode, name="raise" if reverse else "ais")
+
+
+def _base_model(model, base_rate):
+    """(visible biases b_A of the base model, its log Z) for :func:`ais_log_partition` and :func:`raise_log_likelihood`."""
+    if isinstance(model, GaussianBernoulliRBM):
+        if base_rate is not None:
+            raise ValueError("a GaussianBernoulliRBM anneals from its own visible Gaussians: base_rate must be None")
+        return (np.zeros(model.n_visible),
+                float(np.sum(np.log(np.sqrt(2 * np.pi) * model.get_sigma())) + model.n_hidden * np.log(2.0)))
+    base_bias = (np.zeros(model.n_visible) if base_rate is None
+                 else visible_bias_from_data(check_data(base_rate, model.n_visible, "base_rate")))
+    return base_bias, float(np.logaddexp(0.0, base_bias).sum() + model.n_hidden * np.log(2.0))
 
 
 def ais_log_partition(model, n_runs=100, betas=None, base_rate=None, seed=None, mode="cpu"):
@@ -189,25 +220,15 @@ def ais_log_partition(model, n_runs=100, betas=None, base_rate=None, seed=None, 
     betas = default_betas() if betas is None else _check_betas(betas)
     seed = check_seed(seed)
     backend.resolve_mode(mode)
-    gaussian = isinstance(model, GaussianBernoulliRBM)
-    if base_rate is None:
-        base_bias = np.zeros(model.n_visible)
-    elif gaussian:
-        raise ValueError("a GaussianBernoulliRBM anneals from its own visible Gaussians: base_rate must be None")
-    else:
-        base_bias = visible_bias_from_data(check_data(base_rate, model.n_visible, "base_rate"))
+    base_bias, log_z_base = _base_model(model, base_rate)
     start = time.perf_counter()
     generator = np.random.default_rng(seed)
-    if gaussian:
+    if isinstance(model, GaussianBernoulliRBM):
         W, hbias, vbias = _check_model(model)
-        sigma = model.get_sigma()
-        v_start = (vbias + sigma * generator.standard_normal((n_runs, model.n_visible))).astype(model.dtype)
-        log_z_base = float(np.sum(np.log(np.sqrt(2 * np.pi) * sigma)) + model.n_hidden * np.log(2.0))
+        v_start = (vbias + model.get_sigma() * generator.standard_normal((n_runs, model.n_visible))).astype(model.dtype)
     else:
         v_start = (generator.random((n_runs, model.n_visible)) < 1 / (1 + np.exp(-base_bias))).astype(model.dtype)
-        log_z_base = float(np.logaddexp(0.0, base_bias).sum() + model.n_hidden * np.log(2.0))
-    anneal = _annealing_function(model, base_bias, n_runs, len(betas) - 1,
-                                 None if seed is None else seed + 1, mode)
+    anneal = _annealing_function(model, base_bias, len(betas) - 1, None if seed is None else seed + 1, mode)
     log_weights = np.asarray(anneal(v_start, betas), dtype=np.float64)
     shift = log_weights.max()
     weights = np.exp(log_weights - shift)
@@ -221,6 +242,46 @@ def ais_log_partition(model, n_runs=100, betas=None, base_rate=None, seed=None, 
         log_z_high=float(offset + np.log(mean + three_standard_errors)),
         n_runs=n_runs, n_betas=len(betas), log_z_base=log_z_base,
         seconds=time.perf_counter() - start)
+
+
+RAISEResult = collections.namedtuple(
+    "RAISEResult", ["log_likelihood", "standard_error", "per_row", "n_runs", "n_betas", "seconds"])
+RAISEResult.__doc__ = """RAISE estimate: mean log p(v) over the rows, its standard error over rows, and each row's estimate."""
+
+
+def raise_log_likelihood(model, data, n_runs=1, betas=None, base_rate=None, seed=None, mode="cpu"):
+    """A conservative estimate of mean log p(v) over ``data``: reverse AIS (RAISE).
+
+    Burda, Grosse & Salakhutdinov, "Accurate and conservative estimates of
+    MRF log-likelihood using reverse annealing", AISTATS 2015. For each row
+    v, ``n_runs`` chains start *at v* and anneal from the model (beta = 1)
+    down to the base model of :func:`ais_log_partition` (same ``betas``,
+    reversed; same ``base_rate``), one Gibbs step per temperature. With
+    f_k as there and x_k the chain's state after the step at beta_(k+1),
+    w = exp(f_K(v) - log Z_A + sum_k [f_k(x_k) - f_(k+1)(x_k)]) is an unbiased
+    estimate of p_ann(v), the probability that forward annealing ends at v;
+    log(mean of w) therefore errs low in expectation (Jensen), and p_ann
+    approaches p as the temperatures get finer. AIS's log Z errs low, so
+    its log-likelihood errs high: the two bracket log p(v).
+
+    Costs n_rows x n_runs chains over all temperatures: use a subset of
+    rows for a large test set. Returns a :class:`RAISEResult`.
+    """
+    _check_model(model)
+    data = model.check_data(data, "data")
+    n_runs = check_positive_int(n_runs, "n_runs")
+    betas = default_betas() if betas is None else _check_betas(betas)
+    seed = check_seed(seed)
+    backend.resolve_mode(mode)
+    base_bias, log_z_base = _base_model(model, base_rate)
+    start = time.perf_counter()
+    anneal = _annealing_function(model, base_bias, len(betas) - 1, seed, mode, reverse=True)
+    v_start = np.repeat(backend.as_floatx(data, model.dtype), n_runs, axis=0)
+    log_weights = np.asarray(anneal(v_start, betas[::-1].copy()), dtype=np.float64).reshape(len(data), n_runs)
+    per_row = -free_energy(model, data) - log_z_base + logsumexp(log_weights, axis=1) - np.log(n_runs)
+    standard_error = float(per_row.std(ddof=1) / np.sqrt(len(per_row))) if len(per_row) > 1 else float("nan")
+    return RAISEResult(log_likelihood=float(per_row.mean()), standard_error=standard_error, per_row=per_row,
+                       n_runs=n_runs, n_betas=len(betas), seconds=time.perf_counter() - start)
 
 
 def mean_log_likelihood(model, data, log_z):

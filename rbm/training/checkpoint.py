@@ -21,7 +21,7 @@ __all__ = ["save_checkpoint", "load_checkpoint", "data_fingerprint"]
 
 _KIND = "rbm.Checkpoint"
 _SETTINGS = ("n_visible", "n_hidden", "dtype", "learning_rate", "k", "persistent", "batch_size",
-             "n_chains", "momentum", "weight_decay", "mode")
+             "n_chains", "momentum", "weight_decay", "mode", "centering")
 
 
 def data_fingerprint(batches):
@@ -34,7 +34,8 @@ def _settings(trainer):
     return {"n_visible": model.n_visible, "n_hidden": model.n_hidden, "dtype": model.dtype,
             "learning_rate": describe(trainer.learning_rate), "k": trainer.k, "persistent": trainer.persistent,
             "batch_size": trainer.batch_size, "n_chains": trainer.n_chains, "momentum": describe(trainer.momentum),
-            "weight_decay": trainer.weight_decay, "mode": str(trainer.mode)}
+            "weight_decay": trainer.weight_decay, "mode": str(trainer.mode),
+            "centering": trainer.centering_rate if trainer.centering else None}
 
 
 def _state_variables(trainer):
@@ -44,6 +45,8 @@ def _state_variables(trainer):
     variables.update({v.name: v for v in trainer.velocities})
     if trainer.persistent_chain is not None:
         variables["persistent_chain"] = trainer.persistent_chain
+    if trainer.centering:
+        variables.update(visible_offset=trainer.visible_offset, hidden_offset=trainer.hidden_offset)
     return variables
 
 
@@ -94,6 +97,7 @@ def load_checkpoint(trainer, path, fingerprint):
     except (KeyError, ValueError, TypeError) as error:
         raise ValueError(f"{path!r} is not a complete rbm checkpoint: {error}") from None
     settings.setdefault("n_chains", settings.get("batch_size"))  # checkpoints from before n_chains existed
+    settings.setdefault("centering", None)  # and from before centering
     expected = _settings(trainer)
     different = {key: (settings.get(key), expected[key]) for key in _SETTINGS if settings.get(key) != expected[key]}
     if different:

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from .. import backend
 from ..backend import pt
 from . import schedules
+from .centering import centered_gradients
 from .checkpoint import data_fingerprint, load_checkpoint, save_checkpoint
 from ..validation import check_float, check_positive_int, check_seed
 
@@ -87,14 +88,32 @@ class Trainer:
         not depend on it when it divides the number of minibatches; otherwise
         an epoch's shorter last call still draws the random numbers of its
         unused steps, so later epochs see other draws.
+    centering : bool
+        Train the centered RBM of Melchior et al. (2016) (binary RBMs): the
+        gradient of the energy with offsets, -(v - mu).b - c.(h - lambda)
+        - (v - mu)^T W (h - lambda), where mu and lambda (:attr:`visible_offset`,
+        :attr:`hidden_offset`) follow the data means of v and p(h | v). The
+        model keeps the equivalent plain parameters (see
+        :mod:`rbm.training.centering`), so it is saved, sampled and evaluated
+        as any RBM. Offsets start at the first ``fit``'s data means.
+    centering_rate : float in (0, 1]
+        Each minibatch moves the offsets this fraction of the way to its means
+        (Melchior et al.'s sliding average; 0.01 in their experiments).
     """
 
     def __init__(self, model, learning_rate=0.1, k=1, persistent=True, batch_size=20,
-                 momentum=0.0, weight_decay=0.0, mode="cpu", seed=None, batches_per_call=None, n_chains=None):
-        from ..models import RBM
+                 momentum=0.0, weight_decay=0.0, mode="cpu", seed=None, batches_per_call=None, n_chains=None,
+                 centering=False, centering_rate=0.01):
+        from ..models import RBM, GaussianBernoulliRBM
 
         if not isinstance(model, RBM):
             raise TypeError(f"model must be an rbm.RBM, got {type(model).__name__}")
+        if not isinstance(centering, bool):
+            raise TypeError(f"centering must be True or False, got {centering!r}")
+        if centering and isinstance(model, GaussianBernoulliRBM):
+            raise ValueError("centering is implemented for binary RBMs, not GaussianBernoulliRBM")
+        self.centering = centering
+        self.centering_rate = check_float(centering_rate, "centering_rate", low=0.0, high=1.0, low_inclusive=False)
         self.learning_rate = learning_rate
         self.momentum = momentum
         self._schedules = {"learning_rate": schedules.as_schedule(learning_rate, "learning_rate"),
@@ -136,6 +155,12 @@ class Trainer:
         # The step reads these each call (float64, cast in the graph); fit sets them from the schedules.
         self._learning_rate_now = backend.pytensor.shared(np.float64(0.0), name="learning_rate_now")
         self._momentum_now = backend.pytensor.shared(np.float64(0.0), name="momentum_now")
+        #: centering offsets mu and lambda (None without centering); set from the data by the first fit
+        self.visible_offset = self.hidden_offset = None
+        if centering:
+            self.visible_offset = backend.shared(np.zeros(model.n_visible), "visible_offset", dtype)
+            self.hidden_offset = backend.shared(np.zeros(model.n_hidden), "hidden_offset", dtype)
+        self._offsets_set = False
 
     def _schedule_values(self, epoch):
         """(learning rate, momentum) for ``epoch``, checked: lr > 0, 0 <= momentum < 1."""
@@ -157,12 +182,19 @@ class Trainer:
         model = self.model
         dtype = model.dtype
         cost, gradients, updates = model.get_cost_gradients(self.persistent_chain, self.k)
+        new_values = {}
+        if self.centering:
+            # Offsets move before the gradient is taken (Melchior et al.'s best variant, "dd^b_s").
+            rate = np.asarray(self.centering_rate, dtype=dtype)
+            visible_offset = (1 - rate) * self.visible_offset + rate * pt.mean(model.input, axis=0)
+            hidden_offset = (1 - rate) * self.hidden_offset + rate * pt.mean(model.propup(model.input)[1], axis=0)
+            gradients = centered_gradients(*gradients, visible_offset, hidden_offset)
+            new_values.update({self.visible_offset: visible_offset, self.hidden_offset: hidden_offset})
         # A number stays a constant of the graph (the step is then exactly the unscheduled one, as fast as
         # before); a schedule is read from its shared scalar, which fit sets each epoch.
         lr, momentum = (pt.cast(now, dtype) if callable(setting) else np.asarray(setting, dtype=dtype)
                         for setting, now in ((self.learning_rate, self._learning_rate_now),
                                              (self.momentum, self._momentum_now)))
-        new_values = {}
         for i, (param, grad) in enumerate(zip(model.params, gradients)):
             if self.weight_decay and param is model.W:
                 grad = grad + np.asarray(self.weight_decay, dtype=dtype) * param
@@ -294,9 +326,12 @@ class Trainer:
             self._build_train_fn()  # before a resume: under JAX the generator state lives in the function
         if resume is not None:
             self._position = load_checkpoint(self, resume, fingerprint)  # checks everything first
+            self._offsets_set = True
             epochs_to_run = epochs - self._position["epoch"]
         else:
             epochs_to_run = epochs
+            if self.centering and not self._offsets_set:
+                self._set_offsets(used)
         first_epoch = self._position["epoch"]
         for epoch in range(first_epoch, first_epoch + max(epochs_to_run, 0)):
             self._schedule_values(epoch)  # a schedule that leaves the allowed range fails before training
@@ -312,6 +347,15 @@ class Trainer:
         finally:
             self._hand_back_rng()
         return self.history
+
+    def _set_offsets(self, data):
+        """Start the centering offsets at the data means of v and p(h | v) (at most 10,000 rows)."""
+        rows = np.asarray(data[:10_000], dtype=np.float64)
+        W, hbias = (np.asarray(p.get_value(borrow=True), dtype=np.float64) for p in (self.model.W, self.model.hbias))
+        hidden_means = 1 / (1 + np.exp(-(rows @ W + hbias)))
+        backend.set_shared_data(self.visible_offset, rows.mean(axis=0).astype(self.model.dtype), self.mode)
+        backend.set_shared_data(self.hidden_offset, hidden_means.mean(axis=0).astype(self.model.dtype), self.mode)
+        self._offsets_set = True
 
     def _train_epochs(self, epochs_to_run, n_batches, used, valid, callbacks, verbose, checkpoint,
                       checkpoint_every, fingerprint):

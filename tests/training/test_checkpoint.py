@@ -107,6 +107,20 @@ def test_resume_in_process_matches_uninterrupted_and_counts_whole_run(tmp_path, 
     assert len(again.fit(BARS, epochs=5, resume=path, verbose=False)) == 5  # already complete: no work
 
 
+def test_centered_resume_restores_the_offsets_bit_for_bit(tmp_path):
+    path = tmp_path / "c.npz"
+    make_trainer(mode="NUMBA", centering=True).fit(BARS, epochs=2, checkpoint=path, verbose=False)
+    resumed = make_trainer(mode="NUMBA", centering=True)
+    resumed.fit(BARS, epochs=4, resume=path, verbose=False)
+    straight = make_trainer(mode="NUMBA", centering=True)
+    straight.fit(BARS, epochs=4, verbose=False)
+    for name in ("visible_offset", "hidden_offset"):
+        np.testing.assert_array_equal(getattr(resumed, name).get_value(), getattr(straight, name).get_value())
+    np.testing.assert_array_equal(resumed.model.W.get_value(), straight.model.W.get_value())
+    with pytest.raises(ValueError, match="centering"):
+        make_trainer(mode="NUMBA").fit(BARS, epochs=4, resume=path, verbose=False)
+
+
 @pytest.mark.parametrize("change, match", [
     (dict(learning_rate=0.2), "learning_rate"),
     (dict(batch_size=5), "batch_size"),
