@@ -380,16 +380,24 @@ class RBM:
                 chain_start = persistent
             (pre_sigmoid_nvs, nv_means, nv_samples,
              pre_sigmoid_nhs, nh_means, nh_samples) = self.gibbs_chain(chain_start, k, "hvh")
-        chain_end = nv_samples[-1]
-        chain_end.name = "chain_end"  # findable by tests and debug prints
-        cost = pt.mean(self.free_energy(self.input)) - pt.mean(self.free_energy(chain_end))
-        gparams = pt.grad(cost, self.params, consider_constant=[chain_end])
+        gparams = self.free_energy_gradients(nv_samples[-1])
         updates = {}
         if persistent is not None:
             updates[persistent] = nh_samples[-1]
         monitoring_cost = self.monitoring_cost(updates, persistent, pre_sigmoid_nvs[-1])
         updates.update(rng_updates)
         return monitoring_cost, gparams, updates
+
+    def free_energy_gradients(self, chain_end):
+        """Gradients of mean F(input) - mean F(chain_end) with respect to params, the chain end held constant.
+
+        That is the negative log-likelihood gradient with the model's
+        expectations estimated on the chains' visible states: data-minus-model
+        statistics, with p(h | v) in place of sampled hidden states.
+        """
+        chain_end.name = "chain_end"  # findable by tests and debug prints
+        cost = pt.mean(self.free_energy(self.input)) - pt.mean(self.free_energy(chain_end))
+        return pt.grad(cost, self.params, consider_constant=[chain_end])
 
     def monitoring_cost(self, updates, persistent, pre_sigmoid_nv):
         """The tutorial's progress measure: pseudo-likelihood for PCD, reconstruction cost for CD."""

@@ -21,7 +21,7 @@ __all__ = ["save_checkpoint", "load_checkpoint", "data_fingerprint"]
 
 _KIND = "rbm.Checkpoint"
 _SETTINGS = ("n_visible", "n_hidden", "dtype", "learning_rate", "k", "persistent", "batch_size",
-             "n_chains", "momentum", "weight_decay", "mode", "centering")
+             "n_chains", "momentum", "weight_decay", "mode", "centering", "tempering")
 
 
 def data_fingerprint(batches):
@@ -35,7 +35,8 @@ def _settings(trainer):
             "learning_rate": describe(trainer.learning_rate), "k": trainer.k, "persistent": trainer.persistent,
             "batch_size": trainer.batch_size, "n_chains": trainer.n_chains, "momentum": describe(trainer.momentum),
             "weight_decay": trainer.weight_decay, "mode": str(trainer.mode),
-            "centering": trainer.centering_rate if trainer.centering else None}
+            "centering": trainer.centering_rate if trainer.centering else None,
+            "tempering": None if trainer.tempering is None else [float(b) for b in trainer.tempering.betas]}
 
 
 def _state_variables(trainer):
@@ -47,6 +48,8 @@ def _state_variables(trainer):
         variables["persistent_chain"] = trainer.persistent_chain
     if trainer.centering:
         variables.update(visible_offset=trainer.visible_offset, hidden_offset=trainer.hidden_offset)
+    if trainer.tempering is not None:
+        variables.update(trainer.tempering.state_variables)
     return variables
 
 
@@ -98,6 +101,7 @@ def load_checkpoint(trainer, path, fingerprint):
         raise ValueError(f"{path!r} is not a complete rbm checkpoint: {error}") from None
     settings.setdefault("n_chains", settings.get("batch_size"))  # checkpoints from before n_chains existed
     settings.setdefault("centering", None)  # and from before centering
+    settings.setdefault("tempering", None)  # and tempering
     expected = _settings(trainer)
     different = {key: (settings.get(key), expected[key]) for key in _SETTINGS if settings.get(key) != expected[key]}
     if different:
@@ -113,9 +117,9 @@ def load_checkpoint(trainer, path, fingerprint):
         if key not in arrays:
             raise ValueError(f"{path!r} lacks the training state {name!r}")
         value = arrays[key]
-        if value.shape != current.shape or value.dtype != np.dtype(trainer.model.dtype):
+        if value.shape != current.shape or value.dtype != np.dtype(variable.dtype):
             raise ValueError(f"{path!r}: {name} is {value.dtype}{value.shape}, expected "
-                             f"{trainer.model.dtype}{current.shape}")
+                             f"{variable.dtype}{current.shape}")
         if not np.all(np.isfinite(value)):
             raise ValueError(f"{path!r}: {name} holds NaN or infinite values")
         restored[variable] = value

@@ -18,6 +18,7 @@ from ..backend import pt
 from . import schedules
 from .centering import centered_gradients
 from .checkpoint import data_fingerprint, load_checkpoint, save_checkpoint
+from .tempering import ParallelTempering
 from ..validation import check_float, check_positive_int, check_seed
 
 __all__ = ["Trainer", "TrainingDiverged"]
@@ -99,11 +100,19 @@ class Trainer:
     centering_rate : float in (0, 1]
         Each minibatch moves the offsets this fraction of the way to its means
         (Melchior et al.'s sliding average; 0.01 in their experiments).
+    tempering : int >= 2 or array of inverse temperatures, optional
+        Parallel tempering for the negative phase (persistent only, binary
+        RBMs; see :mod:`rbm.training.tempering`): each of the ``n_chains``
+        chains becomes a ladder of replicas at these inverse temperatures
+        (an int n: n evenly spaced from 0 to 1), each update runs k Gibbs
+        steps in every replica and one round of neighbour swaps. Each history
+        record then holds ``swap_rates``, per neighbour pair, for the epoch.
+        Costs n_temperatures times the chains' work of PCD-k.
     """
 
     def __init__(self, model, learning_rate=0.1, k=1, persistent=True, batch_size=20,
                  momentum=0.0, weight_decay=0.0, mode="cpu", seed=None, batches_per_call=None, n_chains=None,
-                 centering=False, centering_rate=0.01):
+                 centering=False, centering_rate=0.01, tempering=None):
         from ..models import RBM, GaussianBernoulliRBM
 
         if not isinstance(model, RBM):
@@ -113,6 +122,10 @@ class Trainer:
         if centering and isinstance(model, GaussianBernoulliRBM):
             raise ValueError("centering is implemented for binary RBMs, not GaussianBernoulliRBM")
         self.centering = centering
+        if tempering is not None and isinstance(model, GaussianBernoulliRBM):
+            raise ValueError("parallel tempering is implemented for binary RBMs, not GaussianBernoulliRBM")
+        if tempering is not None and not persistent:
+            raise ValueError("parallel tempering keeps persistent chains: it needs persistent=True")
         self.centering_rate = check_float(centering_rate, "centering_rate", low=0.0, high=1.0, low_inclusive=False)
         self.learning_rate = learning_rate
         self.momentum = momentum
@@ -147,8 +160,11 @@ class Trainer:
         self._free_energy_fn = None
         dtype = model.dtype
         self._batches = backend.shared(np.zeros((1, self.batch_size, model.n_visible)), "batches", dtype)
+        #: the parallel-tempering ladder (None without tempering), else the plain persistent chains
+        self.tempering = None if tempering is None else ParallelTempering(model, tempering, self.n_chains)
         self.persistent_chain = (backend.shared(np.zeros((self.n_chains, model.n_hidden)),
-                                                "persistent_chain", dtype) if persistent else None)
+                                                "persistent_chain", dtype)
+                                 if persistent and self.tempering is None else None)
         uses_momentum = callable(momentum) or self.momentum != 0
         self.velocities = [backend.shared(np.zeros(p.get_value(borrow=True).shape), f"velocity_{p.name}", dtype)
                            for p in model.params] if uses_momentum else []
@@ -181,7 +197,14 @@ class Trainer:
         """
         model = self.model
         dtype = model.dtype
-        cost, gradients, updates = model.get_cost_gradients(self.persistent_chain, self.k)
+        if self.tempering is None:
+            cost, gradients, updates = model.get_cost_gradients(self.persistent_chain, self.k)
+        else:
+            with model.drawing_from() as rng_updates:
+                chain_end, updates = self.tempering.negative_phase(self.k)
+            gradients = model.free_energy_gradients(chain_end)
+            cost = model.get_pseudo_likelihood_cost(updates)
+            updates.update(rng_updates)
         new_values = {}
         if self.centering:
             # Offsets move before the gradient is taken (Melchior et al.'s best variant, "dd^b_s").
@@ -210,7 +233,9 @@ class Trainer:
             finite = pt.and_(finite, pt.all(pt.isfinite(new_values[param])))
         healthy = pt.and_(pt.eq(self._healthy, 1), finite)
         updates.update(new_values)
-        guarded = list(new_values) + ([self.persistent_chain] if self.persistent else [])
+        guarded = list(new_values) + ([self.persistent_chain] if self.persistent_chain is not None else [])
+        if self.tempering is not None:
+            guarded += list(self.tempering.state_variables.values())
         for shared_var in guarded:
             updates[shared_var] = pt.switch(healthy, updates[shared_var], shared_var)
         updates[self._first_bad_step] = pt.switch(pt.and_(pt.eq(self._healthy, 1), pt.invert(finite)),
@@ -389,6 +414,8 @@ class Trainer:
         position = self._position
         epoch, first = position["epoch"], position["batch"]
         learning_rate, momentum = self._schedule_values(epoch)
+        if self.tempering is not None and first == 0:
+            self.tempering.reset_counts(self.mode)
         # on the device, like the step's other inputs, so that JAX does not trace the step again
         backend.set_shared_data(self._learning_rate_now, np.float64(learning_rate), self.mode)
         backend.set_shared_data(self._momentum_now, np.float64(momentum), self.mode)
@@ -417,8 +444,11 @@ class Trainer:
                 if checkpoint_due:
                     save_checkpoint(self, checkpoint, position, fingerprint)
         costs = self._costs_so_far(done_before, first, n_batches)
-        return {"epoch": epoch, "cost": float(np.mean(costs)), "time": time.perf_counter() - start,
-                "learning_rate": learning_rate, "momentum": momentum}
+        record = {"epoch": epoch, "cost": float(np.mean(costs)), "time": time.perf_counter() - start,
+                  "learning_rate": learning_rate, "momentum": momentum}
+        if self.tempering is not None:
+            record["swap_rates"] = [float(rate) for rate in self.tempering.swap_rates()]
+        return record
 
     def _costs_so_far(self, done_before, first, done):
         """Costs of the epoch's minibatches 0..done-1 (those before ``first`` came from a checkpoint)."""
@@ -438,4 +468,6 @@ class Trainer:
         line = f"epoch {record['epoch']}: cost {record['cost']:.2f}, {record['time']:.1f} s"
         if "free_energy_gap" in record:
             line += f", free-energy gap {record['free_energy_gap']:.2f}"
+        if "swap_rates" in record:
+            line += f", swap rates {min(record['swap_rates']):.2f}..{max(record['swap_rates']):.2f}"
         return line

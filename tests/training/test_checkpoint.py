@@ -121,6 +121,19 @@ def test_centered_resume_restores_the_offsets_bit_for_bit(tmp_path):
         make_trainer(mode="NUMBA").fit(BARS, epochs=4, resume=path, verbose=False)
 
 
+def test_tempered_resume_restores_the_ladder_bit_for_bit(tmp_path):
+    path = tmp_path / "c.npz"
+    make_trainer(mode="NUMBA", tempering=3).fit(BARS, epochs=1, checkpoint=path, checkpoint_every=4, verbose=False)
+    resumed = make_trainer(mode="NUMBA", tempering=3)
+    history = resumed.fit(BARS, epochs=3, resume=path, verbose=False)
+    straight = make_trainer(mode="NUMBA", tempering=3)
+    expected = straight.fit(BARS, epochs=3, verbose=False)
+    for name, variable in resumed.tempering.state_variables.items():
+        np.testing.assert_array_equal(variable.get_value(), straight.tempering.state_variables[name].get_value())
+    np.testing.assert_array_equal(resumed.model.W.get_value(), straight.model.W.get_value())
+    assert [r["swap_rates"] for r in history] == [r["swap_rates"] for r in expected]
+
+
 @pytest.mark.parametrize("change, match", [
     (dict(learning_rate=0.2), "learning_rate"),
     (dict(batch_size=5), "batch_size"),

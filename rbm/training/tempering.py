@@ -1,0 +1,110 @@
+"""Parallel tempering for the negative phase (Desjardins et al., AISTATS 2010; Cho et al., IJCNN 2010).
+
+Each persistent chain is a ladder of replicas at inverse temperatures
+0 <= beta_1 < ... < beta_T = 1, replica t sampling
+p_t(v, h) proportional to exp(-beta_t E(v, h)): hot replicas (small beta) mix
+fast, and swaps between neighbours carry their states down to beta = 1,
+whose visible states give the model statistics of the gradient. Swapping
+replicas t and t + 1 is accepted with probability
+min(1, exp((beta_t - beta_(t+1)) (E(x_t) - E(x_(t+1))))), which keeps the
+joint distribution of the ladder invariant; even and odd neighbour pairs
+alternate from one update to the next.
+"""
+import numpy as np
+
+from .. import backend
+from ..backend import pt
+from ..validation import check_array, check_positive_int
+
+__all__ = ["ParallelTempering", "check_betas"]
+
+
+def check_betas(tempering):
+    """Inverse temperatures from ``tempering``: an int n >= 2 (n evenly spaced from 0 to 1) or increasing values ending at 1."""
+    if isinstance(tempering, (int, np.integer)) and not isinstance(tempering, bool):
+        n = check_positive_int(tempering, "tempering", minimum=2)
+        return np.linspace(0.0, 1.0, n)
+    betas = check_array(tempering, "tempering", ndim=1).astype(np.float64)
+    if len(betas) < 2 or betas[0] < 0 or betas[-1] != 1.0 or np.any(np.diff(betas) <= 0):
+        raise ValueError("tempering must be a number of temperatures >= 2 or inverse temperatures that "
+                         f"increase strictly from >= 0 to exactly 1, got {tempering!r}")
+    return betas
+
+
+class ParallelTempering:
+    """The state and the graph of the tempered negative phase for a binary :class:`rbm.RBM`.
+
+    ``chains`` holds the hidden states, shape (n_temperatures, n_chains,
+    n_hidden); ``accepted`` and ``proposed`` count swaps per neighbour pair
+    (float64, reset by :meth:`reset_counts`).
+    """
+
+    def __init__(self, model, betas, n_chains):
+        self.model = model
+        self.betas = check_betas(betas)
+        n_temperatures = len(self.betas)
+        self.n_chains = n_chains
+        self.chains = backend.shared(np.zeros((n_temperatures, n_chains, model.n_hidden)), "tempered_chains",
+                                     model.dtype)
+        self.step = backend.pytensor.shared(np.int64(0), name="tempering_step")
+        self.accepted = backend.pytensor.shared(np.zeros(n_temperatures - 1), name="swaps_accepted")
+        self.proposed = backend.pytensor.shared(np.zeros(n_temperatures - 1), name="swaps_proposed")
+
+    @property
+    def state_variables(self):
+        """name -> shared variable, for checkpoints."""
+        return {"tempered_chains": self.chains, "tempering_step": self.step,
+                "swaps_accepted": self.accepted, "swaps_proposed": self.proposed}
+
+    def energy(self, v, h):
+        """E(v, h) = -v.b - h.c - v^T W h for every replica and chain (last axis summed)."""
+        model = self.model
+        return -pt.dot(v, model.vbias) - pt.dot(h, model.hbias) - pt.sum(pt.dot(v, model.W) * h, axis=-1)
+
+    def negative_phase(self, k):
+        """(visible states at beta = 1, updates) after k Gibbs steps of every replica and one swap round.
+
+        Draws with ``model._uniform``: call it inside ``model.drawing_from()``.
+        """
+        model, dtype = self.model, self.model.dtype
+        beta = pt.constant(self.betas.astype(dtype))[:, None, None]
+        # static sizes for the random draws: JAX needs them known when it compiles
+        ladder = (len(self.betas), self.n_chains)
+        h = pt.specify_shape(self.chains, (*ladder, model.n_hidden))
+        for _ in range(check_positive_int(k, "k")):
+            v_mean = pt.sigmoid(beta * (pt.dot(h, model.W.T) + model.vbias))
+            v = pt.cast(pt.lt(model._uniform((*ladder, model.n_visible)), v_mean), dtype)
+            h_mean = pt.sigmoid(beta * (pt.dot(v, model.W) + model.hbias))
+            h = pt.cast(pt.lt(model._uniform((*ladder, model.n_hidden)), h_mean), dtype)
+        energy = pt.cast(self.energy(v, h), "float64")  # (T, n_chains)
+        beta64 = pt.constant(self.betas)[:, None]
+        log_ratio = (beta64[:-1] - beta64[1:]) * (energy[:-1] - energy[1:])
+        pair = pt.arange(len(self.betas) - 1)
+        this_round = pt.eq(pair % 2, self.step % 2)[:, None]  # disjoint pairs: even, then odd
+        uniform = pt.cast(model._uniform((ladder[0] - 1, ladder[1])), "float64")
+        swap = pt.and_(this_round, pt.lt(pt.log(uniform), log_ratio))
+        no_swap = pt.zeros_like(swap[:1])
+        with_next = pt.concatenate([swap, no_swap])[:, :, None]  # replica t takes t + 1's state
+        with_previous = pt.concatenate([no_swap, swap])[:, :, None]  # replica t takes t - 1's state
+
+        def swapped(x):
+            following = pt.concatenate([x[1:], x[-1:]])
+            preceding = pt.concatenate([x[:1], x[:-1]])
+            return pt.switch(with_next, following, pt.switch(with_previous, preceding, x))
+
+        v, h = swapped(v), swapped(h)
+        n_chains = float(self.n_chains)
+        updates = {self.chains: h, self.step: self.step + 1,
+                   self.accepted: self.accepted + pt.sum(swap, axis=1),
+                   self.proposed: self.proposed + pt.cast(this_round[:, 0], "float64") * n_chains}
+        return v[-1], updates
+
+    def reset_counts(self, mode):
+        for counter in (self.accepted, self.proposed):
+            backend.set_shared_data(counter, np.zeros(len(self.betas) - 1), mode)
+
+    def swap_rates(self):
+        """Accepted / proposed swaps per neighbour pair since the last reset (NaN where none was proposed)."""
+        accepted, proposed = np.asarray(self.accepted.get_value()), np.asarray(self.proposed.get_value())
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(proposed > 0, accepted / np.maximum(proposed, 1), np.nan)
