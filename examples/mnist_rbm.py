@@ -4,7 +4,12 @@
 Defaults reproduce the tutorial: PCD-15, learning rate 0.1, minibatches of 20,
 15 epochs, 500 hidden units; then 20 persistent chains started from test
 digits, 10 samples kept every 1,000 Gibbs steps. Writes
-``filters_at_epoch_N.png``, ``samples.png`` and ``model.npz`` into ``--out``.
+``filters_at_epoch_N.png``, ``samples.png``, ``training_curves.png`` and
+``model.npz`` (plain-RBM W, hbias, vbias) into ``--out``.
+
+``--preset likelihood`` is the recipe for test log-likelihood on binarised
+MNIST (see PRESETS and the README's table of methods); flags given with it
+override its values.
 """
 import argparse
 import os
@@ -16,7 +21,8 @@ import numpy as np
 import rbm
 from rbm import evaluation
 from rbm.datasets import binarize, load_mnist
-from rbm.images import save_image, tile_raster_images
+from rbm.images import plot_curves, save_image, tile_raster_images
+from rbm.training import schedules
 
 
 def positive_int(text):
@@ -33,15 +39,35 @@ def positive_float(text):
     return value
 
 
+#: settings of --preset; the README's methods table gives what each reached
+PRESETS = {
+    # centered PCD-1 (Melchior et al. 2016), 100 persistent chains, batch 100, learning rate decaying
+    # linearly to 0; AIS, a tracking AIS every 50 epochs, and RAISE on 500 test digits
+    "likelihood": dict(binarize="threshold", init="hinton", k=1, cd=False, batch_size=100,
+                       persistent_chains=100, centering=True, lr=0.02, lr_schedule="linear", momentum=0.0,
+                       epochs=350, ais=True, track_every=50, raise_rows=500),
+}
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                        help="a tested recipe; other flags override its settings")
     parser.add_argument("--epochs", type=positive_int, default=15)
     parser.add_argument("--batch-size", type=positive_int, default=20)
     parser.add_argument("--k", type=positive_int, default=15, help="Gibbs steps per update")
     parser.add_argument("--cd", action="store_true", help="CD-k instead of persistent CD-k")
     parser.add_argument("--lr", type=positive_float, default=0.1, help="learning rate")
     parser.add_argument("--n-hidden", type=positive_int, default=500)
+    parser.add_argument("--lr-schedule", choices=("constant", "linear"), default="constant",
+                        help="linear: from --lr down to 0 at the last epoch")
     parser.add_argument("--momentum", type=float, default=0.0)
+    parser.add_argument("--persistent-chains", type=positive_int, default=None,
+                        help="number of PCD chains (default: the minibatch size, as in the tutorial)")
+    parser.add_argument("--centering", action="store_true",
+                        help="centered RBM (Melchior et al. 2016); the saved model is the equivalent plain RBM")
+    parser.add_argument("--tempering", type=int, default=None,
+                        help="parallel tempering with this many temperatures (evenly spaced inverse temperatures)")
     parser.add_argument("--weight-decay", type=float, default=0.0)
     parser.add_argument("--init", choices=("tutorial", "hinton"), default="tutorial",
                         help="tutorial: W uniform, zero biases; hinton: W ~ N(0, 0.01^2), "
@@ -65,7 +91,18 @@ def parse_args(argv=None):
     parser.add_argument("--ais-runs", type=positive_int, default=100)
     parser.add_argument("--ais-betas", type=positive_int, default=None,
                         help="number of evenly spaced temperatures (default: the paper's 14,501)")
-    return parser.parse_args(argv)
+    parser.add_argument("--track-every", type=int, default=0,
+                        help="estimate the test log-likelihood by a cheap AIS (100 runs, 1,000 temperatures) "
+                             "every N epochs, for the training curves (0: never)")
+    parser.add_argument("--raise-rows", type=int, default=0,
+                        help="with --ais, also a conservative estimate (RAISE) on this many test digits")
+    parser.add_argument("--raise-betas", type=positive_int, default=5000,
+                        help="evenly spaced temperatures of RAISE")
+    args = parser.parse_args(argv)
+    if args.preset:
+        parser.set_defaults(**PRESETS[args.preset])
+        args = parser.parse_args(argv)
+    return args
 
 
 def main(argv=None):
@@ -77,10 +114,13 @@ def main(argv=None):
         sys.exit(f"error: {error}")
     train_X = mnist.train.X[: args.subset] if args.subset else mnist.train.X
     test_X = mnist.test.X
-    print(f"MNIST: {len(train_X)} training rows, {'CD' if args.cd else 'PCD'}-{args.k}, "
-          f"lr {args.lr}, batch {args.batch_size}, momentum {args.momentum}, weight decay {args.weight_decay}, "
-          f"{args.n_hidden} hidden, {args.init} init, mode {args.mode}, {args.dtype}"
-          f"{', binarised ' + args.binarize if args.binarize else ''}")
+    method = "PT" if args.tempering else "CD" if args.cd else "PCD"
+    print(f"MNIST: {len(train_X)} training rows, {'centered ' if args.centering else ''}{method}-{args.k}, "
+          f"lr {args.lr} ({args.lr_schedule}), batch {args.batch_size}, "
+          f"{args.persistent_chains or args.batch_size} chains, momentum {args.momentum}, "
+          f"weight decay {args.weight_decay}, {args.n_hidden} hidden, {args.init} init, mode {args.mode}, "
+          f"{args.dtype}{', binarised ' + args.binarize if args.binarize else ''}")
+    run_start = time.perf_counter()
 
     try:
         if args.init == "hinton":
@@ -89,9 +129,13 @@ def main(argv=None):
         else:
             model = rbm.RBM(n_visible=train_X.shape[1], n_hidden=args.n_hidden,
                             numpy_rng=np.random.RandomState(args.seed), seed=args.seed, dtype=args.dtype)
-        trainer = rbm.Trainer(model, learning_rate=args.lr, k=args.k, persistent=not args.cd,
+        learning_rate = (schedules.linear(args.lr, 0.0, args.epochs) if args.lr_schedule == "linear"
+                         else args.lr)
+        trainer = rbm.Trainer(model, learning_rate=learning_rate, k=args.k, persistent=not args.cd,
                               batch_size=args.batch_size, momentum=args.momentum,
-                              weight_decay=args.weight_decay, mode=args.mode, seed=args.seed)
+                              weight_decay=args.weight_decay, mode=args.mode, seed=args.seed,
+                              n_chains=None if args.cd else args.persistent_chains, centering=args.centering,
+                              tempering=args.tempering)
     except (ValueError, TypeError, ImportError, RuntimeError) as error:
         sys.exit(f"error: {error}")
 
@@ -100,11 +144,18 @@ def main(argv=None):
                                    tile_shape=(10, 10), tile_spacing=(1, 1))
         save_image(tiles, os.path.join(args.out, f"filters_at_epoch_{record['epoch']}.png"))
 
+    callbacks = [plot_filters]
+    scored_test_X = test_X if args.binarize else binarize(test_X, "stochastic", seed=args.seed + 1)
+    if args.track_every > 0:
+        callbacks.append(evaluation.LikelihoodTracker(scored_test_X, every=args.track_every, base_rate=train_X,
+                                                      seed=args.seed, last_epoch=args.epochs - 1))
+        callbacks.append(print_tracked_likelihood)
     start = time.perf_counter()
-    history = trainer.fit(train_X, epochs=args.epochs, callbacks=[plot_filters])
+    history = trainer.fit(train_X, epochs=args.epochs, callbacks=callbacks, valid=mnist.valid.X)
     training_time = time.perf_counter() - start
     print(f"training took {training_time / 60:.2f} minutes "
           f"({sum(r['time'] for r in history):.1f} s in epochs)")
+    plot_training_curves(history, os.path.join(args.out, "training_curves.png"))
 
     # Chains start from evenly spaced test digits, as in the tutorial.
     rng = np.random.RandomState(args.seed)
@@ -119,10 +170,29 @@ def main(argv=None):
                                scale_rows_to_unit_interval=False)
     save_image(tiles, os.path.join(args.out, "samples.png"))
     model.save(os.path.join(args.out, "model.npz"))
-    print(f"wrote filters_at_epoch_*.png, samples.png and model.npz to {args.out}")
+    print(f"wrote filters_at_epoch_*.png, samples.png, training_curves.png and model.npz to {args.out}")
     if args.ais:
         report_likelihood(model, train_X, test_X, args)
+    print(f"the whole run took {(time.perf_counter() - run_start) / 60:.2f} minutes")
     return history
+
+
+def print_tracked_likelihood(trainer, record):
+    if "log_likelihood" in record:
+        print(f"epoch {record['epoch']}: test log-likelihood {record['log_likelihood']:.2f} nats "
+              "(cheap AIS: 100 runs, 1,000 temperatures)", flush=True)
+
+
+def plot_training_curves(history, path):
+    """training_curves.png: monitoring cost, free-energy gap and (when tracked) estimated test log-likelihood."""
+    epochs = [record["epoch"] for record in history]
+    curves = {"monitoring cost": (epochs, [record["cost"] for record in history]),
+              "free-energy gap\n(valid - train)": (epochs, [record["free_energy_gap"] for record in history])}
+    tracked = [record for record in history if "log_likelihood" in record]
+    if tracked:
+        curves["test log-likelihood\n(cheap AIS), nats"] = ([r["epoch"] for r in tracked],
+                                                            [r["log_likelihood"] for r in tracked])
+    plot_curves(path, curves)
 
 
 def report_likelihood(model, train_X, test_X, args):
@@ -140,6 +210,28 @@ def report_likelihood(model, train_X, test_X, args):
     train_ll = evaluation.mean_log_likelihood(model, train_X, result.log_z)
     test_ll = evaluation.mean_log_likelihood(model, test_X, result.log_z)
     print(f"average log-likelihood: train {train_ll:.2f} nats, test {test_ll:.2f} nats")
+    if args.raise_rows > 0:
+        report_conservative_likelihood(model, train_X, test_X, result.log_z, test_ll, args)
+
+
+def report_conservative_likelihood(model, train_X, test_X, log_z, test_ll, args):
+    """RAISE on a random subset of test digits: the low side of the bracket.
+
+    The full test set's conservative figure is the AIS figure plus the mean
+    RAISE - AIS difference on the subset (the difference varies far less
+    from digit to digit than log p itself), with its standard error.
+    """
+    rows = np.random.default_rng(args.seed).permutation(len(test_X))[: args.raise_rows]
+    raised = evaluation.raise_log_likelihood(model, test_X[rows], betas=np.linspace(0.0, 1.0, args.raise_betas),
+                                             base_rate=train_X, seed=args.seed, mode=args.mode)
+    differences = raised.per_row - (-evaluation.free_energy(model, test_X[rows]) - log_z)
+    low = test_ll + differences.mean()
+    standard_error = differences.std(ddof=1) / np.sqrt(len(rows)) if len(rows) > 1 else float("nan")
+    print(f"RAISE: {len(rows)} test digits, {raised.n_betas} temperatures, {raised.seconds:.1f} s: "
+          f"mean log p {raised.log_likelihood:.2f} nats (AIS on the same digits "
+          f"{raised.log_likelihood - differences.mean():.2f})")
+    print(f"test log-likelihood bracket: {low:.2f} (RAISE, conservative, +-{standard_error:.2f}) .. "
+          f"{test_ll:.2f} (AIS) nats")
 
 
 if __name__ == "__main__":

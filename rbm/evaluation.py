@@ -21,7 +21,8 @@ from .models import RBM, GaussianBernoulliRBM, visible_bias_from_data
 from .validation import check_array, check_data, check_positive_int, check_seed
 
 __all__ = ["MAX_EXACT_UNITS", "AISResult", "RAISEResult", "default_betas", "exact_log_partition",
-           "ais_log_partition", "raise_log_likelihood", "free_energy", "mean_log_likelihood"]
+           "ais_log_partition", "raise_log_likelihood", "free_energy", "mean_log_likelihood",
+           "LikelihoodTracker"]
 
 #: exact_log_partition enumerates 2^k states of the smaller layer, k at most this.
 MAX_EXACT_UNITS = 25
@@ -294,3 +295,37 @@ def mean_log_likelihood(model, data, log_z):
     if not np.isfinite(log_z):
         raise ValueError(f"log_z must be finite, got {log_z}")
     return float(np.mean(-free_energy(model, data)) - log_z)
+
+
+class LikelihoodTracker:
+    """A :meth:`rbm.Trainer.fit` callback: a cheap AIS estimate of mean log p(data) every ``every`` epochs.
+
+    After epochs every-1, 2 every-1, ... (and the last one it sees, when
+    ``fit`` passes ``epochs=``-many as ``last_epoch``), it runs
+    :func:`ais_log_partition` with ``n_runs`` runs over ``n_betas`` evenly
+    spaced temperatures (far fewer than a final estimate uses, so it errs
+    high by more) and stores ``log_likelihood`` and ``log_z`` in that epoch's
+    history record. ``base_rate`` is passed on to AIS; ``mode`` is the
+    trainer's unless given.
+    """
+
+    def __init__(self, data, every=10, n_runs=100, n_betas=1000, base_rate=None, seed=0, mode=None,
+                 last_epoch=None):
+        self.data = check_array(data, "data", ndim=2)
+        self.every = check_positive_int(every, "every")
+        self.n_runs = check_positive_int(n_runs, "n_runs", minimum=2)
+        self.betas = np.linspace(0.0, 1.0, check_positive_int(n_betas, "n_betas", minimum=2))
+        self.base_rate = base_rate
+        self.seed = check_seed(seed)
+        self.mode = mode
+        self.last_epoch = last_epoch
+
+    def __call__(self, trainer, record):
+        epoch = record["epoch"]
+        if (epoch + 1) % self.every and epoch != self.last_epoch:
+            return False
+        result = ais_log_partition(trainer.model, n_runs=self.n_runs, betas=self.betas, base_rate=self.base_rate,
+                                   seed=self.seed, mode=self.mode or trainer.mode)
+        record["log_z"] = result.log_z
+        record["log_likelihood"] = mean_log_likelihood(trainer.model, self.data, result.log_z)
+        return False

@@ -83,7 +83,8 @@ def plot_curves(path, curves, xlabel="epoch", title=None):
     path = os.fspath(path)
     figure, axes = pyplot.subplots(len(curves), 1, figsize=(6, 2.4 * len(curves)), squeeze=False, sharex=True)
     for axis, (label, (x, y)) in zip(axes[:, 0], curves.items()):
-        axis.plot(np.asarray(x), np.asarray(y), marker="o", markersize=3)
+        x, y = np.asarray(x), np.asarray(y)
+        axis.plot(x, y, marker="o" if len(x) <= 60 else None, markersize=3)  # markers only where they stay apart
         axis.set_ylabel(label)
         axis.grid(True, alpha=0.3)
     axes[-1, 0].set_xlabel(xlabel)

@@ -214,3 +214,17 @@ def test_raise_refuses_bad_arguments(kwargs, error, match):
     arguments.update(kwargs)
     with pytest.raises(error, match=match):
         evaluation.raise_log_likelihood(model_with(4, 3), **arguments)
+
+
+def test_likelihood_tracker_records_an_ais_estimate_every_n_epochs(trained_12_by_10):
+    model, data, log_z = trained_12_by_10
+    copy = RBM(n_visible=12, n_hidden=10, W=model.W.get_value(), hbias=model.hbias.get_value(),
+               vbias=model.vbias.get_value(), seed=0, dtype="float64")
+    tracker = evaluation.LikelihoodTracker(data[:50], every=2, n_runs=50, n_betas=2000, base_rate=data,
+                                           last_epoch=2)
+    trainer = Trainer(copy, learning_rate=1e-6, batch_size=10, mode="NUMBA", seed=0)
+    history = trainer.fit(data, epochs=3, callbacks=[tracker], verbose=False)
+    assert ["log_likelihood" in record for record in history] == [False, True, True]
+    exact = evaluation.mean_log_likelihood(copy, data[:50], evaluation.exact_log_partition(copy))
+    assert history[1]["log_likelihood"] == pytest.approx(exact, abs=0.1)
+    assert history[1]["log_z"] == pytest.approx(evaluation.exact_log_partition(copy), abs=0.1)

@@ -103,3 +103,22 @@ def test_patches_example_writes_filters_and_curve(tmp_path):
     for name in ("grbm_filters.png", "grbm_reconstruction.png"):
         with Image.open(tmp_path / name) as image:
             assert image.size[0] > 20
+
+
+def test_likelihood_preset_trains_centered_tracks_and_brackets(tmp_path):
+    """--preset likelihood, shrunk by flags: centered PCD, tracking AIS, AIS and RAISE bracket, the curves PNG."""
+    data = synthetic_mnist_pkl(tmp_path)
+    out = tmp_path / "out"
+    result = run_example(data, out, "--preset", "likelihood", "--persistent-chains", "7", "--track-every", "1",
+                         "--ais-runs", "20", "--ais-betas", "300", "--raise-rows", "6", "--raise-betas", "200",
+                         "--mode", "NUMBA")
+    check_outputs(result, out)
+    assert "centered PCD-1" in result.stdout and "7 chains" in result.stdout and "binarised threshold" in result.stdout
+    line = next(l for l in result.stdout.splitlines() if l.startswith("test log-likelihood bracket"))
+    low, high = float(line.split(":")[1].split()[0]), float(line.split("..")[1].split()[0])
+    test = float(next(l for l in result.stdout.splitlines()
+                      if l.startswith("average log-likelihood")).split("test")[1].split()[0])
+    assert high == test and np.isfinite(low)
+    assert "epoch 1: test log-likelihood" in result.stdout
+    with Image.open(out / "training_curves.png") as image:
+        assert image.size[0] > 100 and image.size[1] > 300  # three panels
