@@ -64,7 +64,7 @@ def parse_args(argv=None):
     parser.add_argument("--momentum", type=float, default=0.0)
     parser.add_argument("--persistent-chains", type=positive_int, default=None,
                         help="number of PCD chains (default: the minibatch size, as in the tutorial)")
-    parser.add_argument("--centering", action="store_true",
+    parser.add_argument("--centering", action=argparse.BooleanOptionalAction, default=False,
                         help="centered RBM (Melchior et al. 2016); the saved model is the equivalent plain RBM")
     parser.add_argument("--tempering", type=int, default=None,
                         help="parallel tempering with this many temperatures (evenly spaced inverse temperatures)")

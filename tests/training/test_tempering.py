@@ -84,7 +84,7 @@ def test_swap_rates_match_the_exact_acceptance_probability(model, sampled):
         assert abs(rates[t] - expected) < 0.02, (t, rates[t], expected)
 
 
-@pytest.mark.parametrize("mode", ["cpu", "NUMBA", "CVM"])
+@pytest.mark.parametrize("mode", ["cpu", "NUMBA"])
 def test_tempered_training_runs_and_reports_swap_rates(mode):
     if mode == "cpu":
         pytest.importorskip("jax")
