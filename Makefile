@@ -19,8 +19,10 @@ demo: $(STAMP)
 demo-dbn: $(STAMP)
 	$(BIN)/python examples/mnist_dbn.py $(ARGS)
 
+# Two workers (one per core of the CI machine); each test file runs in one worker, so the compiled
+# functions its module-scoped fixtures share are compiled once.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(ARGS)
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_epoch.py $(ARGS)

@@ -24,7 +24,7 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={
-        "test": ["pytest>=8", "hypothesis>=6", "scikit-learn>=1.6", "matplotlib>=3.7"],
+        "test": ["pytest>=8", "pytest-xdist>=3", "hypothesis>=6", "scikit-learn>=1.6", "matplotlib>=3.7"],
         # for mode="gpu": JAX with CUDA (on a machine with an NVIDIA GPU)
         "gpu": ["jax[cuda12]>=0.4.30"],
         "sklearn": ["scikit-learn>=1.6"],
