@@ -42,10 +42,10 @@ def positive_float(text):
 #: settings of --preset; the README's methods table gives what each reached
 PRESETS = {
     # centered PCD-1 (Melchior et al. 2016), 100 persistent chains, batch 100, learning rate decaying
-    # linearly to 0; AIS, a tracking AIS every 50 epochs, and RAISE on 500 test digits
+    # linearly to 0; AIS, a tracking AIS every 40 epochs, and RAISE on 300 test digits
     "likelihood": dict(binarize="threshold", init="hinton", k=1, cd=False, batch_size=100,
                        persistent_chains=100, centering=True, lr=0.02, lr_schedule="linear", momentum=0.0,
-                       epochs=350, ais=True, track_every=50, raise_rows=500),
+                       epochs=320, ais=True, track_every=40, raise_rows=300, filters_every=40),
 }
 
 
@@ -86,6 +86,8 @@ def parse_args(argv=None):
     parser.add_argument("--n-chains", type=positive_int, default=20)
     parser.add_argument("--n-samples", type=positive_int, default=10)
     parser.add_argument("--plot-every", type=positive_int, default=1000)
+    parser.add_argument("--filters-every", type=positive_int, default=1,
+                        help="write filters_at_epoch_N.png every N epochs (and after the last)")
     parser.add_argument("--ais", action="store_true",
                         help="after training, estimate log Z by AIS and print train/test log-likelihood")
     parser.add_argument("--ais-runs", type=positive_int, default=100)
@@ -140,6 +142,9 @@ def main(argv=None):
         sys.exit(f"error: {error}")
 
     def plot_filters(trainer, record):
+        epoch = record["epoch"]
+        if (epoch + 1) % args.filters_every and epoch != args.epochs - 1:
+            return
         tiles = tile_raster_images(model.W.get_value(borrow=True).T, img_shape=(28, 28),
                                    tile_shape=(10, 10), tile_spacing=(1, 1))
         save_image(tiles, os.path.join(args.out, f"filters_at_epoch_{record['epoch']}.png"))

@@ -110,6 +110,7 @@ def test_likelihood_preset_trains_centered_tracks_and_brackets(tmp_path):
     data = synthetic_mnist_pkl(tmp_path)
     out = tmp_path / "out"
     result = run_example(data, out, "--preset", "likelihood", "--persistent-chains", "7", "--track-every", "1",
+                         "--filters-every", "1",
                          "--ais-runs", "20", "--ais-betas", "300", "--raise-rows", "6", "--raise-betas", "200",
                          "--mode", "NUMBA")
     check_outputs(result, out)
@@ -122,3 +123,15 @@ def test_likelihood_preset_trains_centered_tracks_and_brackets(tmp_path):
     assert "epoch 1: test log-likelihood" in result.stdout
     with Image.open(out / "training_curves.png") as image:
         assert image.size[0] > 100 and image.size[1] > 300  # three panels
+
+
+def test_filters_every_writes_every_nth_epoch_and_the_last(tmp_path):
+    data = synthetic_mnist_pkl(tmp_path)
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, EXAMPLE, "--data-dir", str(data), "--out", str(out), "--subset", "40",
+                             "--epochs", "5", "--k", "1", "--n-hidden", "4", "--batch-size", "10", "--n-chains", "2",
+                             "--n-samples", "1", "--plot-every", "1", "--filters-every", "2", "--mode", "NUMBA"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.glob("filters_at_epoch_*.png")) == [
+        "filters_at_epoch_1.png", "filters_at_epoch_3.png", "filters_at_epoch_4.png"]
