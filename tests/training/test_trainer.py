@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from rbm import RBM, Trainer, TrainingDiverged
+from rbm import RBM, Trainer, TrainingDiverged, backend
+from rbm.backend import pt
 
 from .. import reference
 
@@ -274,3 +275,16 @@ def test_a_second_fit_on_data_of_the_same_shape_compiles_nothing():
     after_first = len(compiled)
     trainer.fit(data[::-1].copy(), epochs=2, verbose=False)
     assert len(compiled) == after_first
+
+
+def test_a_model_trained_under_jax_runs_in_a_numba_graph():
+    """After a mode="cpu" fit the parameters are numpy arrays again: a NUMBA function can read them."""
+    pytest.importorskip("jax")
+    data = (np.random.default_rng(0).random((40, 8)) < 0.3).astype("float32")
+    model = RBM(n_visible=8, n_hidden=3, seed=0, dtype="float32")
+    Trainer(model, batch_size=10, mode="cpu", seed=0).fit(data, epochs=1, verbose=False)
+    v = pt.matrix("v", dtype="float32")
+    free_energy = backend.compile_function([v], model.free_energy(v), mode="NUMBA")(data[:3])
+    W, hbias, vbias = (p.get_value() for p in model.params)
+    expected = -data[:3] @ vbias - np.logaddexp(0, data[:3] @ W + hbias).sum(axis=1)
+    np.testing.assert_allclose(free_energy, expected, rtol=1e-5)
