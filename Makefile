@@ -7,10 +7,10 @@ ARGS ?=
 
 .PHONY: demo demo-dbn test bench clean
 
-$(STAMP): setup.py
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,bench,sklearn,plots]'
+	$(BIN)/python -m pip install --quiet -e '.[test,bench,sklearn,plots,docs]'
 	touch $(STAMP)
 
 demo: $(STAMP)
