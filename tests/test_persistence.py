@@ -77,3 +77,13 @@ def test_bad_paths_are_refused(tmp_path):
         make_model().save(tmp_path / "missing" / "model.npz")
     with pytest.raises(FileNotFoundError):
         RBM.load(tmp_path / "absent.npz")
+
+
+def test_saved_files_get_the_permissions_of_any_new_file(tmp_path):
+    """mkstemp creates files readable by their owner alone; a saved model must follow the umask instead."""
+    umask = os.umask(0o022)
+    try:
+        make_model().save(tmp_path / "model.npz")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "model.npz").stat().st_mode & 0o777 == 0o644

@@ -20,8 +20,10 @@ from .schedules import describe
 __all__ = ["save_checkpoint", "load_checkpoint", "data_fingerprint"]
 
 _KIND = "rbm.Checkpoint"
-_SETTINGS = ("n_visible", "n_hidden", "dtype", "learning_rate", "k", "persistent", "batch_size",
-             "n_chains", "momentum", "weight_decay", "mode", "centering", "tempering")
+#: version 2 adds the model's kind and settings, and every array of the model (fixed sigma included)
+_FORMAT_VERSION = 2
+_SETTINGS = ("model", "model_settings", "n_visible", "n_hidden", "dtype", "learning_rate", "k", "persistent",
+             "batch_size", "n_chains", "momentum", "weight_decay", "mode", "centering", "tempering")
 
 
 def data_fingerprint(batches):
@@ -31,7 +33,8 @@ def data_fingerprint(batches):
 
 def _settings(trainer):
     model = trainer.model
-    return {"n_visible": model.n_visible, "n_hidden": model.n_hidden, "dtype": model.dtype,
+    return {"model": model.FILE_KIND, "model_settings": model.get_settings(),
+            "n_visible": model.n_visible, "n_hidden": model.n_hidden, "dtype": model.dtype,
             "learning_rate": describe(trainer.learning_rate), "k": trainer.k, "persistent": trainer.persistent,
             "batch_size": trainer.batch_size, "n_chains": trainer.n_chains, "momentum": describe(trainer.momentum),
             "weight_decay": trainer.weight_decay, "mode": str(trainer.mode),
@@ -42,7 +45,8 @@ def _settings(trainer):
 def _state_variables(trainer):
     """name -> shared variable for every array the training step reads and updates."""
     model = trainer.model
-    variables = {p.name: p for p in model.params}
+    # every array of the model, trained or not: a fixed sigma changes training as much as W does
+    variables = dict(model._settable())
     variables.update({v.name: v for v in trainer.velocities})
     if trainer.persistent_chain is not None:
         variables["persistent_chain"] = trainer.persistent_chain
@@ -68,7 +72,7 @@ def save_checkpoint(trainer, path, position, fingerprint):
     else:
         rng_state = json.dumps(trainer.model.rng.get_value(borrow=True).bit_generator.state)
     atomic_savez(path, dict(
-        kind=np.str_(_KIND), format_version=np.int64(1),
+        kind=np.str_(_KIND), format_version=np.int64(_FORMAT_VERSION),
         settings=np.str_(json.dumps(_settings(trainer), sort_keys=True)),
         history=np.str_(json.dumps(trainer.history)),
         data_sha256=np.str_(fingerprint),
@@ -86,7 +90,8 @@ def load_checkpoint(trainer, path, fingerprint):
     Raises ``ValueError`` naming the mismatch (other settings, other data,
     damaged file) and then leaves the trainer and its model untouched.
     """
-    arrays = load_npz(path, _KIND)
+    arrays = load_npz(path, _KIND, versions=(1, _FORMAT_VERSION))
+    version = int(arrays["format_version"])
     try:
         settings = json.loads(str(arrays["settings"]))
         rng_state = str(arrays["rng_state"])
@@ -102,6 +107,9 @@ def load_checkpoint(trainer, path, fingerprint):
     settings.setdefault("n_chains", settings.get("batch_size"))  # checkpoints from before n_chains existed
     settings.setdefault("centering", None)  # and from before centering
     settings.setdefault("tempering", None)  # and tempering
+    if version == 1:  # version 1 named neither the model's kind nor its settings, nor held fixed arrays
+        settings.setdefault("model", trainer.model.FILE_KIND)
+        settings.setdefault("model_settings", trainer.model.get_settings())
     expected = _settings(trainer)
     different = {key: (settings.get(key), expected[key]) for key in _SETTINGS if settings.get(key) != expected[key]}
     if different:
@@ -115,6 +123,8 @@ def load_checkpoint(trainer, path, fingerprint):
         key = f"state_{name}"
         current = variable.get_value(borrow=True)
         if key not in arrays:
+            if version == 1 and variable not in trainer.model.params:
+                continue  # a fixed array that version 1 did not save: the model keeps its own
             raise ValueError(f"{path!r} lacks the training state {name!r}")
         value = arrays[key]
         if value.shape != current.shape or value.dtype != np.dtype(variable.dtype):
