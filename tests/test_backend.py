@@ -100,6 +100,7 @@ def test_refuses_to_start_without_packaging():
 # ------------------------------------------------ slices with symbolic bounds
 def test_static_slice_length_reads_the_length_of_linear_bounds():
     import numpy as np
+
     from rbm.backend import pt
 
     index, other = pt.lscalar("index"), pt.lscalar("other")
@@ -118,6 +119,7 @@ def test_the_tutorials_givens_slice_reads_the_numpy_rows(mode):
     """``givens={x: data[index * n:(index + 1) * n]}`` runs under JAX (static length), rows as numpy's."""
     pytest.importorskip("jax")
     import numpy as np
+
     from rbm.backend import pt, pytensor
 
     values = np.arange(60.0).reshape(20, 3)
@@ -129,3 +131,137 @@ def test_the_tutorials_givens_slice_reads_the_numpy_rows(mode):
         np.testing.assert_array_equal(rows(i), 2 * values[i * 5:(i + 1) * 5, 1:])
     if backend.uses_jax(mode):  # rows numpy would not return read as NaN, never as other rows
         assert np.all(np.isnan(rows(4))) and np.all(np.isnan(rows(-1)))
+
+
+_DTYPE_SCRIPT = """
+import json, warnings
+import numpy as np
+import pytensor.tensor as pt
+import rbm
+from rbm import backend
+
+report = {}
+for dtype in ("float32", "float64"):
+    model = rbm.RBM(n_visible=6, n_hidden=4, seed=0, dtype=dtype, numpy_rng=np.random.default_rng(0))
+    W, c, b = (np.asarray(p.get_value(), np.float64) for p in (model.W, model.hbias, model.vbias))
+    x = (np.random.default_rng(1).random((3, 6)) < 0.5).astype(dtype)
+    x64 = x.astype(np.float64)
+    reference = -x64 @ b - np.logaddexp(0, x64 @ W + c).sum(axis=1)  # numpy, float64
+    v = pt.matrix("v", dtype=dtype)
+    for mode in ("cpu", "NUMBA"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = np.asarray(backend.compile_function([v], model.free_energy(v), mode=mode)(x))
+        report[f"{dtype} {mode}"] = [out.dtype.name, float(np.max(np.abs(out - reference))),
+                                     [str(w.message)[:80] for w in caught if "truncated" in str(w.message)]]
+print(json.dumps(report))
+"""
+
+
+@pytest.mark.parametrize("floatx", ["float32", "float64"])
+def test_a_model_computes_in_its_own_dtype_whatever_floatx_says(floatx):
+    """Under floatX=float32 PyTensor's JAX backend turned JAX's 64-bit mode off: float64 models got float32 results.
+
+    Each model's free energy, in the default mode and NUMBA, must come back in the
+    model's dtype and agree with numpy in float64 to that dtype's precision.
+    """
+    import json
+    import os
+
+    environment = dict(os.environ, PYTENSOR_FLAGS=f"floatX={floatx}")
+    run = subprocess.run([sys.executable, "-c", _DTYPE_SCRIPT], capture_output=True, text=True, env=environment,
+                         timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    for key, (out_dtype, error, truncation_warnings) in report.items():
+        dtype = key.split()[0]
+        assert out_dtype == dtype, key
+        assert error < (1e-12 if dtype == "float64" else 1e-5), (key, error)
+        assert truncation_warnings == [], key
+
+
+_CACHE_SCRIPT = """
+import hashlib, json, sys
+import jax
+import numpy as np
+import rbm
+
+events = []
+jax.monitoring.register_event_listener(lambda event, **kwargs: events.append(event))
+data = (np.random.default_rng(0).random((40, 7)) < 0.4).astype("float32")
+report = {}
+for name, init_seed in (("first", 0), ("second", 1)):  # two objects of one structure, other weights
+    before = len(events)
+    model = rbm.RBM(n_visible=7, n_hidden=5, seed=0, numpy_rng=np.random.default_rng(init_seed))
+    rbm.Trainer(model, batch_size=10, momentum=0.5, seed=3).fit(data, epochs=2, verbose=False)
+    new = events[before:]
+    report[name] = {"misses": new.count("/jax/compilation_cache/cache_misses"),
+                    "hits": new.count("/jax/compilation_cache/cache_hits"),
+                    "W": hashlib.sha256(np.asarray(model.W.get_value()).tobytes()).hexdigest()}
+report["cache"] = rbm.backend.get_cache_dir()
+print(json.dumps(report))
+"""
+
+
+def _run_cache_script(cache_dir, wait=True):
+    import os
+
+    environment = dict(os.environ, RBM_CACHE_DIR=str(cache_dir))
+    process = subprocess.Popen([sys.executable, "-c", _CACHE_SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=environment)
+    return _report(process) if wait else process
+
+
+def _report(process):
+    import json
+
+    out, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err[-3000:]
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_compiled_code_is_reused_across_objects_and_processes(tmp_path):
+    """A second Trainer of the same structure, in this process or another, loads the compiled step.
+
+    Two processes start at once on an empty cache folder (both compile, both
+    write: the folder must stay readable); a third then compiles nothing; a
+    run without any cache gives the same weights bit for bit.
+    """
+    pytest.importorskip("jax")
+    cache = tmp_path / "cache"
+    racing = [_run_cache_script(cache, wait=False) for _ in range(2)]
+    first, second = (_report(process) for process in racing)
+    assert first["first"]["misses"] > 0  # an empty cache: the first Trainer compiles
+    for report in (first, second):
+        assert report["second"]["misses"] == 0 and report["second"]["hits"] > 0  # the second one loads
+    later = _run_cache_script(cache)
+    assert later["first"]["misses"] == later["second"]["misses"] == 0
+    assert later["first"]["hits"] > 0 and later["cache"] == str(cache)
+    uncached = _run_cache_script("")
+    assert uncached["cache"] is None and uncached["second"]["hits"] == 0  # no cache: nothing is loaded
+    for report in (first, second, later):
+        for name in ("first", "second"):
+            assert report[name]["W"] == uncached[name]["W"], name  # reuse changes no result
+
+
+def test_cache_folder_can_be_set_and_cleared(tmp_path):
+    pytest.importorskip("jax")
+    import jax
+    import numpy as np
+
+    previous = backend.get_cache_dir()
+    try:
+        backend.set_cache_dir(tmp_path / "c")
+        assert jax.config.jax_compilation_cache_dir == str(tmp_path / "c" / "jax")
+        x = backend.pytensor.shared(np.zeros(2), name="x")
+        backend.compile_function([], [], updates={x: x + 1.5}, mode="cpu")()
+        assert any((tmp_path / "c" / "jax").iterdir())
+        backend.clear_cache()
+        assert not (tmp_path / "c" / "jax").exists()
+        backend.set_cache_dir(None)
+        assert backend.get_cache_dir() is None and jax.config.jax_compilation_cache_dir is None
+        with pytest.raises(TypeError, match="cache folder"):
+            backend.set_cache_dir(3)
+        assert backend.get_cache_dir() is None  # refused: unchanged
+    finally:
+        backend.set_cache_dir(previous)
