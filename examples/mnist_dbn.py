@@ -66,19 +66,23 @@ def main(argv=None):
                       n_outs=10, dtype=args.dtype, seed=args.seed)
         trainer = rbm.DBNTrainer(dbn, pretrain_lr=args.pretrain_lr, k=args.k, finetune_lr=args.finetune_lr,
                                  batch_size=args.batch_size, mode=args.mode)
-        result = trainer.fit(train, (mnist.valid.X, mnist.valid.y), (mnist.test.X, mnist.test.y),
-                             pretraining_epochs=args.pretraining_epochs, training_epochs=args.training_epochs,
-                             progress_bars=not args.no_progress, checkpoint=args.checkpoint, resume=args.resume)
+        history = trainer.fit(train, (mnist.valid.X, mnist.valid.y), (mnist.test.X, mnist.test.y),
+                              pretraining_epochs=args.pretraining_epochs, training_epochs=args.training_epochs,
+                              progress_bars=not args.no_progress, checkpoint=args.checkpoint, resume=args.resume)
     except (ValueError, TypeError, ImportError, RuntimeError, FileNotFoundError) as error:
         sys.exit(f"error: {error}")
-    print(f"pretraining took {result['pretraining_minutes']:.1f} minutes, fine-tuning "
-          f"{result['finetuning_minutes']:.1f} minutes ({(time.perf_counter() - start) / 60:.1f} in all)")
-    if result["test_error"] is not None:  # None when no fine-tuning epoch ran
-        print(f"best validation error {100 * result['best_validation_error']:.2f} % at epoch "
-              f"{result['best_epoch']}, test error {100 * result['test_error']:.2f} %")
+    minutes = {name: None if seconds is None else seconds / 60 for name, seconds in
+               (("pretraining_minutes", trainer.pretraining_seconds), ("finetuning_minutes", trainer.finetuning_seconds))}
+    print(f"pretraining took {minutes['pretraining_minutes'] or 0:.1f} minutes, fine-tuning "
+          f"{minutes['finetuning_minutes'] or 0:.1f} minutes ({(time.perf_counter() - start) / 60:.1f} in all)")
+    results = dict(minutes, best_validation_error=trainer.best_validation_error, best_epoch=trainer.best_epoch,
+                   test_error=trainer.test_error, history=list(history))
+    if trainer.test_error is not None:  # None when no fine-tuning epoch ran
+        print(f"best validation error {100 * trainer.best_validation_error:.2f} % at epoch "
+              f"{trainer.best_epoch}, test error {100 * trainer.test_error:.2f} %")
     with open(os.path.join(args.out, "dbn.json"), "w", encoding="utf-8") as stream:
-        json.dump({"args": vars(args), **result}, stream, indent=1)
-    return result
+        json.dump({"args": vars(args), **results}, stream, indent=1)
+    return results
 
 
 if __name__ == "__main__":

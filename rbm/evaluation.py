@@ -16,11 +16,12 @@ import numpy as np
 from scipy.special import logsumexp
 
 from . import backend
+from ._compat import DeprecatedFloat, keyword_only
 from .backend import pt, ptr
 from .models import RBM, GaussianBernoulliRBM, visible_bias_from_data
 from .validation import check_array, check_data, check_positive_int, check_seed
 
-__all__ = ["MAX_EXACT_UNITS", "AISResult", "RAISEResult", "default_betas", "exact_log_partition",
+__all__ = ["MAX_EXACT_UNITS", "AISResult", "ExactResult", "RAISEResult", "default_betas", "exact_log_partition",
            "ais_log_partition", "raise_log_likelihood", "free_energy", "mean_log_likelihood",
            "LikelihoodTracker"]
 
@@ -30,7 +31,58 @@ _STATES_PER_BATCH = 1 << 14
 
 AISResult = collections.namedtuple(
     "AISResult", ["log_z", "log_z_low", "log_z_high", "n_runs", "n_betas", "log_z_base", "seconds"])
-AISResult.__doc__ = """AIS estimate of log Z with the +-3 standard deviation interval of Z, in log space."""
+AISResult.__doc__ = """What :func:`ais_log_partition` returns: an estimate of log Z and its interval.
+
+Parameters
+----------
+log_z : float
+    log of the mean importance weight times the base model's Z.
+log_z_low, log_z_high : float
+    log(mean w -+ 3 standard errors of the mean), scaled as log_z: the
+    +-3 standard deviation interval of Z, in log space (log_z_low is -inf
+    when the lower end is not positive, i.e. the weights vary wildly).
+n_runs : int
+    Annealing runs.
+n_betas : int
+    Inverse temperatures, 0 and 1 included.
+log_z_base : float
+    log Z of the base model the runs start from.
+seconds : float
+    Wall time, compilation included.
+"""
+
+
+class ExactResult(DeprecatedFloat, collections.namedtuple(
+        "ExactResult", ["log_z", "log_z_low", "log_z_high", "n_states", "seconds"])):
+    """What :func:`exact_log_partition` returns: log Z, with the first fields of :class:`AISResult`.
+
+    Code that reads an AIS estimate (``result.log_z`` and its interval)
+    reads an exact value alike: the interval is the point itself.
+
+    Parameters
+    ----------
+    log_z : float
+        The exact log partition function.
+    log_z_low, log_z_high : float
+        Both equal to log_z.
+    n_states : int
+        States enumerated (2^k).
+    seconds : float
+        Wall time.
+
+    Notes
+    -----
+    :func:`exact_log_partition` returned a float before; using the result
+    as a number (``float(result)``, arithmetic, numpy) still works, with a
+    ``DeprecationWarning`` pointing to ``result.log_z``.
+    """
+
+    __slots__ = ()
+    _float_advice = "exact_log_partition(model).log_z"
+
+
+def _exact_result(log_z, n_states, started):
+    return ExactResult(log_z, log_z, log_z, n_states, time.perf_counter() - started)
 
 
 def _check_model(model):
@@ -41,11 +93,31 @@ def _check_model(model):
 
 
 def free_energy(model, data):
-    """F(v) for each row of ``data``, in float64.
+    """F(v) for each row of ``data``, in float64, computed in numpy from the model's parameters.
 
     Binary units: -v.b - sum_j softplus((v W + c)_j). Gaussian visible units
     (:class:`rbm.GaussianBernoulliRBM`): sum_i (v_i - b_i)^2 / (2 sigma_i^2)
     - sum_j softplus(((v / sigma) W + c)_j).
+
+    Parameters
+    ----------
+    model : RBM or GaussianBernoulliRBM
+    data : array (n, n_visible)
+        Rows the model accepts (:meth:`rbm.RBM.check_data`).
+
+    Returns
+    -------
+    array (n,) of float64
+        The free energy of each row; log p(v) = -F(v) - log Z.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import rbm
+    >>> from rbm import evaluation
+    >>> model = rbm.RBM(n_visible=3, n_hidden=2, W=np.zeros((3, 2)), vbias=[1.0, 0.0, 0.0])
+    >>> evaluation.free_energy(model, [[1, 0, 0], [0, 0, 0]]).round(4)  # -v.b - 2 log 2
+    array([-2.3863, -1.3863])
     """
     W, hbias, vbias = _check_model(model)
     data = model.check_data(data).astype(np.float64)
@@ -61,16 +133,47 @@ def _binary_states(start, stop, n_bits):
 
 
 def exact_log_partition(model):
-    """log Z by enumerating the 2^k states of the smaller layer (k <= MAX_EXACT_UNITS).
+    """log Z by enumerating the 2^k states of the smaller layer (k <= :data:`MAX_EXACT_UNITS`).
 
     Summing out the larger layer analytically leaves, for hidden states h,
     log Z = logsumexp_h [h.c + sum_i softplus((W h + b)_i)], and the mirror
     image for visible states. States are summed in batches with log-sum-exp
-    in float64.
+    in float64. For a :class:`rbm.GaussianBernoulliRBM` the 2^n_hidden
+    hidden states are enumerated and the visible units integrated out.
+
+    Parameters
+    ----------
+    model : RBM or GaussianBernoulliRBM
+        A small model: min(n_visible, n_hidden) (n_hidden for Gaussian
+        visible units) at most :data:`MAX_EXACT_UNITS`.
+
+    Returns
+    -------
+    ExactResult
+        ``log_z``, the exact log partition function, as an
+        :class:`AISResult` holds its estimate.
+
+    Raises
+    ------
+    ValueError
+        When the model is too large to enumerate (use :func:`ais_log_partition`).
+
+    Examples
+    --------
+    A model without weights has Z = 2^n_visible 2^n_hidden:
+
+    >>> import math
+    >>> import numpy as np
+    >>> import rbm
+    >>> from rbm import evaluation
+    >>> model = rbm.RBM(n_visible=4, n_hidden=2, W=np.zeros((4, 2)))
+    >>> round(evaluation.exact_log_partition(model).log_z, 6), round(6 * math.log(2), 6)
+    (4.158883, 4.158883)
     """
+    started = time.perf_counter()
     W, hbias, vbias = _check_model(model)
     if isinstance(model, GaussianBernoulliRBM):
-        return _exact_gaussian_log_partition(model, W, hbias, vbias)
+        return _exact_result(_exact_gaussian_log_partition(model, W, hbias, vbias), 1 << model.n_hidden, started)
     if min(model.n_visible, model.n_hidden) > MAX_EXACT_UNITS:
         raise ValueError(
             f"exact log Z enumerates 2^min(n_visible, n_hidden) states; this model needs "
@@ -86,7 +189,7 @@ def exact_log_partition(model):
         states = _binary_states(start, min(start + _STATES_PER_BATCH, 1 << n_bits), n_bits)
         terms = states @ own_bias + np.logaddexp(0.0, states @ weights + other_bias).sum(axis=1)
         partial.append(logsumexp(terms))
-    return float(logsumexp(partial))
+    return _exact_result(float(logsumexp(partial)), 1 << n_bits, started)
 
 
 def _exact_gaussian_log_partition(model, W, hbias, vbias):
@@ -110,7 +213,20 @@ def _exact_gaussian_log_partition(model, W, hbias, vbias):
 
 
 def default_betas():
-    """The paper's schedule: 0 to 0.5 by 1e-3, to 0.9 by 1e-4, to 1 by 1e-5 (14,501 values)."""
+    """The inverse temperatures of Salakhutdinov & Murray (2008): 0 to 0.5 by 1e-3, to 0.9 by 1e-4, to 1 by 1e-5.
+
+    Returns
+    -------
+    array (14501,) of float64
+        Increasing from exactly 0 to exactly 1.
+
+    Examples
+    --------
+    >>> from rbm.evaluation import default_betas
+    >>> betas = default_betas()
+    >>> len(betas), betas[0], betas[-1]
+    (14501, np.float64(0.0), np.float64(1.0))
+    """
     return np.concatenate([np.linspace(0.0, 0.5, 501)[:-1], np.linspace(0.5, 0.9, 4001)[:-1],
                            np.linspace(0.9, 1.0, 10001)])
 
@@ -203,18 +319,55 @@ def _base_model(model, base_rate):
     return base_bias, float(np.logaddexp(0.0, base_bias).sum() + model.n_hidden * np.log(2.0))
 
 
-def ais_log_partition(model, n_runs=100, betas=None, base_rate=None, seed=None, mode="cpu"):
+@keyword_only("n_runs", "betas", "base_rate", "seed", "mode")  # the old positional order
+def ais_log_partition(model, *, n_runs=100, betas=None, base_rate=None, seed=None, mode="cpu"):
     """Estimate log Z by Annealed Importance Sampling from a base-rate model.
 
     The base model has independent visible units with biases
-    log(p / (1 - p)) from the data marginals of ``base_rate`` (an array of
-    training rows), or zero biases when it is None; its log partition
-    function is sum_i softplus(b_A,i) + n_hidden log 2. ``n_runs`` chains
-    anneal through ``betas`` (default :func:`default_betas`) in one compiled
-    ``scan`` on ``mode``; importance weights accumulate in float64. Returns an
-    :class:`AISResult` whose interval is log(mean w +- 3 standard errors),
-    computed on weights scaled by their maximum (log_z_low is -inf when the
-    lower end is not positive).
+    log(p / (1 - p)) from the data marginals of ``base_rate``, or zero biases
+    when it is None; its log partition function is
+    sum_i softplus(b_A,i) + n_hidden log 2. A :class:`rbm.GaussianBernoulliRBM`
+    anneals from its own visible Gaussians instead. ``n_runs`` chains anneal
+    through ``betas`` in one compiled ``scan``; importance weights accumulate
+    in float64. By Jensen's inequality the estimate of log Z errs low, so the
+    log-likelihood computed from it (:func:`mean_log_likelihood`) errs high;
+    :func:`raise_log_likelihood` gives the other side.
+
+    Parameters
+    ----------
+    model : RBM or GaussianBernoulliRBM
+    n_runs : int >= 2, default 100
+        Independent annealing runs.
+    betas : array, optional
+        Inverse temperatures increasing strictly from exactly 0 to exactly 1;
+        :func:`default_betas` (14,501 of them) by default.
+    base_rate : array (n, n_visible), optional
+        Training rows whose per-unit means set the base model's biases (a
+        much better start than zero biases for MNIST). None for Gaussian
+        visible units.
+    seed : int, optional
+        Seeds the base model's samples and the annealing's draws.
+    mode : str, default "cpu"
+        Compile mode (:func:`rbm.backend.resolve_mode`).
+
+    Returns
+    -------
+    AISResult
+        ``log_z`` and its interval log(mean w +- 3 standard errors), computed
+        on weights scaled by their maximum.
+
+    Examples
+    --------
+    On a model small enough to enumerate, AIS agrees with the exact value:
+
+    >>> import numpy as np
+    >>> import rbm
+    >>> from rbm import evaluation
+    >>> model = rbm.RBM(n_visible=6, n_hidden=3, numpy_rng=0, seed=0)
+    >>> exact = evaluation.exact_log_partition(model).log_z
+    >>> ais = evaluation.ais_log_partition(model, n_runs=100, betas=np.linspace(0, 1, 500), seed=0)
+    >>> round(exact, 2), abs(ais.log_z - exact) < 0.05, ais.log_z_low < ais.log_z < ais.log_z_high
+    (10.67, True, True)
     """
     _check_model(model)
     n_runs = check_positive_int(n_runs, "n_runs", minimum=2)
@@ -247,10 +400,27 @@ def ais_log_partition(model, n_runs=100, betas=None, base_rate=None, seed=None, 
 
 RAISEResult = collections.namedtuple(
     "RAISEResult", ["log_likelihood", "standard_error", "per_row", "n_runs", "n_betas", "seconds"])
-RAISEResult.__doc__ = """RAISE estimate: mean log p(v) over the rows, its standard error over rows, and each row's estimate."""
+RAISEResult.__doc__ = """What :func:`raise_log_likelihood` returns: the conservative estimate of mean log p(v).
+
+Parameters
+----------
+log_likelihood : float
+    Mean over the rows of each row's estimate.
+standard_error : float
+    Standard error of that mean over the rows (NaN for one row).
+per_row : array (n_rows,)
+    Each row's estimate of log p(v).
+n_runs : int
+    Annealing runs per row.
+n_betas : int
+    Inverse temperatures, 0 and 1 included.
+seconds : float
+    Wall time, compilation included.
+"""
 
 
-def raise_log_likelihood(model, data, n_runs=1, betas=None, base_rate=None, seed=None, mode="cpu"):
+@keyword_only("n_runs", "betas", "base_rate", "seed", "mode")  # the old positional order
+def raise_log_likelihood(model, data, *, n_runs=1, betas=None, base_rate=None, seed=None, mode="cpu"):
     """A conservative estimate of mean log p(v) over ``data``: reverse AIS (RAISE).
 
     Burda, Grosse & Salakhutdinov, "Accurate and conservative estimates of
@@ -266,7 +436,29 @@ def raise_log_likelihood(model, data, n_runs=1, betas=None, base_rate=None, seed
     its log-likelihood errs high: the two bracket log p(v).
 
     Costs n_rows x n_runs chains over all temperatures: use a subset of
-    rows for a large test set. Returns a :class:`RAISEResult`.
+    rows for a large test set.
+
+    Parameters
+    ----------
+    model : RBM or GaussianBernoulliRBM
+    data : array (n_rows, n_visible)
+        The rows whose log-likelihood is estimated (e.g. a few hundred test rows).
+    n_runs : int >= 1, default 1
+        Annealing runs per row.
+    betas : array, optional
+        As for :func:`ais_log_partition` (run in reverse); :func:`default_betas`
+        by default.
+    base_rate : array (n, n_visible), optional
+        As for :func:`ais_log_partition`; use the same for both.
+    seed : int, optional
+        Seeds the annealing's draws.
+    mode : str, default "cpu"
+        Compile mode (:func:`rbm.backend.resolve_mode`).
+
+    Returns
+    -------
+    RAISEResult
+        Mean, standard error and per-row estimates of log p(v).
     """
     _check_model(model)
     data = model.check_data(data, "data")
@@ -288,10 +480,38 @@ def raise_log_likelihood(model, data, n_runs=1, betas=None, base_rate=None, seed
 def mean_log_likelihood(model, data, log_z):
     """Average log p(v) = -F(v) - log Z over the rows of ``data``.
 
-    Binary rows for an :class:`rbm.RBM`; for a Gaussian-Bernoulli RBM a
-    log-density of real-valued rows.
+    Parameters
+    ----------
+    model : RBM or GaussianBernoulliRBM
+    data : array (n, n_visible)
+        Binary rows for an :class:`rbm.RBM` (log p(v) is a probability only
+        for binary v); real-valued rows for a Gaussian-Bernoulli RBM, whose
+        result is a log-density.
+    log_z : float, ExactResult or AISResult
+        The model's log partition function: a number, or the result of
+        :func:`exact_log_partition` or :func:`ais_log_partition` (whose
+        ``log_z`` is used).
+
+    Returns
+    -------
+    float
+        The mean log-likelihood in nats.
+
+    Examples
+    --------
+    A model without weights or biases gives every binary vector the same
+    probability, 2^-n_visible:
+
+    >>> import math
+    >>> import numpy as np
+    >>> import rbm
+    >>> from rbm import evaluation
+    >>> model = rbm.RBM(n_visible=4, n_hidden=2, W=np.zeros((4, 2)))
+    >>> log_z = evaluation.exact_log_partition(model)
+    >>> round(evaluation.mean_log_likelihood(model, [[1, 0, 1, 1]], log_z), 6), round(-4 * math.log(2), 6)
+    (-2.772589, -2.772589)
     """
-    log_z = float(log_z)
+    log_z = float(getattr(log_z, "log_z", log_z))
     if not np.isfinite(log_z):
         raise ValueError(f"log_z must be finite, got {log_z}")
     return float(np.mean(-free_energy(model, data)) - log_z)
@@ -305,11 +525,31 @@ class LikelihoodTracker:
     :func:`ais_log_partition` with ``n_runs`` runs over ``n_betas`` evenly
     spaced temperatures (far fewer than a final estimate uses, so it errs
     high by more) and stores ``log_likelihood`` and ``log_z`` in that epoch's
-    history record. ``base_rate`` is passed on to AIS; ``mode`` is the
-    trainer's unless given.
+    history record. Costs one compiled AIS function per call: a few seconds
+    for MNIST-sized models, besides the runs.
+
+    Parameters
+    ----------
+    data : array (n, n_visible)
+        The rows whose mean log-likelihood is tracked (e.g. the test set).
+    every : int >= 1, default 10
+        Estimate after every ``every``-th epoch.
+    n_runs : int >= 2, default 100
+        AIS runs per estimate.
+    n_betas : int >= 2, default 1000
+        Evenly spaced inverse temperatures per run.
+    base_rate : array (n, n_visible), optional
+        Passed on to :func:`ais_log_partition`.
+    seed : int, default 0
+        Seeds each estimate's AIS (the same seed every time).
+    mode : str, optional
+        Compile mode; the trainer's when None.
+    last_epoch : int, optional
+        Also estimate after this epoch (pass ``epochs - 1`` to track the end).
     """
 
-    def __init__(self, data, every=10, n_runs=100, n_betas=1000, base_rate=None, seed=0, mode=None,
+    @keyword_only("every", "n_runs", "n_betas", "base_rate", "seed", "mode", "last_epoch")  # the old order
+    def __init__(self, data, *, every=10, n_runs=100, n_betas=1000, base_rate=None, seed=0, mode=None,
                  last_epoch=None):
         self.data = check_array(data, "data", ndim=2)
         self.every = check_positive_int(every, "every")

@@ -2,20 +2,50 @@
 import numpy as np
 
 from . import backend
+from ._compat import keyword_only
 from .validation import check_positive_int, check_seed
 
 __all__ = ["sample_chains"]
 
 
-def sample_chains(model, start, n_samples=10, plot_every=1000, mode="cpu", seed=None):
+@keyword_only("n_samples", "plot_every", "mode", "seed")  # the old positional order
+def sample_chains(model, start, *, n_samples=10, plot_every=1000, mode="cpu", seed=None):
     """Run persistent Gibbs chains from the rows of ``start`` and keep every ``plot_every``-th state.
 
-    One chain per row of ``start`` (e.g. test examples). The function that runs
-    ``plot_every`` steps of v -> h -> v in ``scan`` is compiled once and called
-    ``n_samples`` times. Returns an array (n_samples, n_chains, n_visible) of
-    the visible *means* p(v | h) at each kept step, which is what the tutorial
-    plots. The chains use their own generator (``seed``), so sampling leaves the
-    model's training stream untouched.
+    The function that runs ``plot_every`` steps of v -> h -> v in ``scan`` is
+    compiled once and called ``n_samples`` times. The chains use their own
+    generator (``seed``), so sampling leaves the model's training stream
+    untouched.
+
+    Parameters
+    ----------
+    model : RBM or GaussianBernoulliRBM
+    start : array (n_chains, n_visible)
+        One chain per row, e.g. test examples.
+    n_samples : int >= 1, default 10
+        States kept per chain.
+    plot_every : int >= 1, default 1000
+        Gibbs steps between two kept states.
+    mode : str, default "cpu"
+        Compile mode (:func:`rbm.backend.resolve_mode`).
+    seed : int, optional
+        Seeds the chains' generator.
+
+    Returns
+    -------
+    array (n_samples, n_chains, n_visible)
+        The visible *means* p(v | h) at each kept step, which is what the
+        tutorial plots (``tile_raster_images(samples.reshape(-1, 784), ...)``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import rbm
+    >>> model = rbm.RBM(n_visible=6, n_hidden=3, seed=0)
+    >>> start = np.eye(2, 6)  # two chains
+    >>> samples = rbm.sample_chains(model, start, n_samples=3, plot_every=10, seed=0)
+    >>> samples.shape, bool(((samples > 0) & (samples < 1)).all())
+    ((3, 2, 6), True)
     """
     start = model.check_data(start, "start")
     n_samples = check_positive_int(n_samples, "n_samples")

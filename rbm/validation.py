@@ -40,6 +40,15 @@ def check_seed(seed, name="seed"):
     return check_positive_int(seed, name, minimum=0)
 
 
+def check_verbose(verbose, name="verbose"):
+    """``verbose`` as an int level >= 0: True and False (1 and 0) or an int, as scikit-learn's ``verbose``."""
+    if not isinstance(verbose, (numbers.Integral, np.bool_)):
+        raise TypeError(f"{name} must be True, False or an int >= 0 (0 is silent), got {verbose!r}")
+    if verbose < 0:
+        raise ValueError(f"{name} must be True, False or an int >= 0 (0 is silent), got {verbose!r}")
+    return int(verbose)
+
+
 def check_array(value, name, ndim, shape=None):
     """A finite floating array of ``ndim`` dimensions (and ``shape`` where given)."""
     if isinstance(value, (str, bytes)) or value is None:

@@ -15,10 +15,40 @@ __all__ = ["HiddenLayer", "LogisticRegression"]
 class HiddenLayer:
     """A fully connected layer: output = activation(input W + b).
 
-    W (n_in x n_out) is uniform in +-sqrt(6 / (n_in + n_out)), four times
-    wider for a sigmoid (Glorot & Bengio 2010, as the tutorial); b is zero.
-    ``W`` and ``b`` may be given (arrays or shared variables).
-    ``activation=None`` leaves the layer linear.
+    Parameters
+    ----------
+    rng : numpy RandomState or Generator
+        Draws the initial W.
+    input : symbolic matrix (batch, n_in)
+    n_in, n_out : int
+        Input and output widths.
+    W : array or shared variable (n_in, n_out), optional
+        Uniform in +-sqrt(6 / (n_in + n_out)) by default, four times wider
+        for a sigmoid (Glorot & Bengio 2010, as the tutorial). A shared
+        variable is used as it is (the DBN shares it with an RBM).
+    b : array or shared variable (n_out,), optional
+        Zero by default.
+    activation : callable or None, default ``pt.tanh``
+        Applied to input W + b; None leaves the layer linear.
+    dtype : "float32" or "float64", optional
+        ``input``'s dtype by default.
+
+    Attributes
+    ----------
+    W, b : shared variables
+    output : symbolic matrix (batch, n_out)
+    params : list
+        [W, b].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import rbm
+    >>> from rbm.backend import pt
+    >>> x = pt.matrix("x", dtype="float64")
+    >>> layer = rbm.HiddenLayer(np.random.RandomState(0), x, n_in=784, n_out=500, activation=pt.sigmoid)
+    >>> [p.get_value().shape for p in layer.params], layer.output.dtype
+    ([(784, 500), (500,)], 'float64')
     """
 
     def __init__(self, rng, input, n_in, n_out, W=None, b=None, activation=pt.tanh, dtype=None):
@@ -37,7 +67,43 @@ class HiddenLayer:
 
 
 class LogisticRegression:
-    """Multi-class logistic regression: p(y = i | x) = softmax(x W + b)_i, W and b zero at first."""
+    """Multi-class logistic regression: p(y = i | x) = softmax(x W + b)_i, W and b zero at first.
+
+    Parameters
+    ----------
+    input : symbolic matrix (batch, n_in)
+    n_in : int
+        Input width.
+    n_out : int
+        Number of classes.
+    dtype : "float32" or "float64", optional
+        ``input``'s dtype by default.
+
+    Attributes
+    ----------
+    W, b : shared variables
+    p_y_given_x : symbolic matrix (batch, n_out)
+        The class probabilities.
+    y_pred : symbolic vector (batch,)
+        The most probable class of each row.
+    params : list
+        [W, b].
+
+    Examples
+    --------
+    With W and b zero, every class is equally probable:
+
+    >>> import numpy as np
+    >>> import rbm
+    >>> from rbm import backend
+    >>> from rbm.backend import pt
+    >>> x = pt.matrix("x", dtype="float64")
+    >>> layer = rbm.LogisticRegression(x, n_in=3, n_out=4)
+    >>> probabilities = backend.compile_function([x], layer.p_y_given_x, mode="FAST_COMPILE")
+    >>> probabilities(np.ones((2, 3)))
+    array([[0.25, 0.25, 0.25, 0.25],
+           [0.25, 0.25, 0.25, 0.25]])
+    """
 
     def __init__(self, input, n_in, n_out, dtype=None):
         n_in = check_positive_int(n_in, "n_in")
@@ -52,12 +118,38 @@ class LogisticRegression:
         self.params = [self.W, self.b]
 
     def negative_log_likelihood(self, y):
-        """-mean_n log p(y_n | x_n), from log_softmax so that it stays finite."""
+        """-mean_n log p(y_n | x_n), from log_softmax so that it stays finite.
+
+        Parameters
+        ----------
+        y : symbolic integer vector (batch,)
+            The rows' classes.
+
+        Returns
+        -------
+        symbolic scalar
+        """
         log_p = pt.special.log_softmax(self.linear, axis=1)
         return -pt.mean(log_p[pt.arange(y.shape[0]), y])
 
     def errors(self, y):
-        """The fraction of rows whose predicted class differs from ``y`` (an integer vector)."""
+        """The fraction of rows whose predicted class differs from ``y``.
+
+        Parameters
+        ----------
+        y : symbolic integer vector (batch,)
+            The rows' classes.
+
+        Returns
+        -------
+        symbolic scalar
+            The error rate, in [0, 1].
+
+        Raises
+        ------
+        TypeError
+            When ``y`` is not a vector of integers.
+        """
         if y.ndim != self.y_pred.ndim:
             raise TypeError(f"y must be a vector of class labels, got {y.type}")
         if not y.dtype.startswith("int"):

@@ -22,6 +22,7 @@ import numbers
 import numpy as np
 
 from .. import backend
+from .._compat import keyword_only
 from ..backend import pt, ptr
 from ..validation import check_array, check_data, check_float, check_positive_int, check_seed
 
@@ -34,6 +35,23 @@ def visible_bias_from_data(data, eps=1e-3):
     This is the initialisation recommended by Hinton's practical guide (2010);
     p is clipped to [eps, 1 - eps] so that units that are always off (the MNIST
     border) get a large negative but finite bias.
+
+    Parameters
+    ----------
+    data : array (n, n_visible)
+        Training rows with values in [0, 1].
+    eps : float, default 1e-3
+        How far from 0 and 1 the means are clipped.
+
+    Returns
+    -------
+    array (n_visible,) of float64
+
+    Examples
+    --------
+    >>> import rbm
+    >>> rbm.visible_bias_from_data([[1, 0, 1], [1, 0, 0]]).round(2)  # means 1, 0 and 0.5
+    array([ 6.91, -6.91,  0.  ])
     """
     p = np.clip(np.mean(data, axis=0, dtype=np.float64), eps, 1.0 - eps)
     return np.log(p) - np.log1p(-p)
@@ -121,17 +139,47 @@ class RBM:
         else that of shared parameters passed in, else
         :func:`rbm.backend.get_floatx`. Pieces that disagree are refused.
 
-    Random numbers: :meth:`get_cost_updates` draws from :attr:`rng` and
-    returns its update with the others. Each call of the sampling methods
-    outside it (:meth:`sample_h_given_v`, :meth:`gibbs_vhv`, ...) draws from a
-    generator of its own that carries its default update, as the tutorial's
+    Attributes
+    ----------
+    W, hbias, vbias : shared variables
+        The parameters (``params`` lists them, in that order).
+    input : symbolic matrix
+        The minibatch the training graphs read.
+    rng : shared random generator
+        The generator of :meth:`get_cost_updates`, :class:`rbm.Trainer` and
+        the samplers, threaded explicitly through their graphs.
+    n_visible, n_hidden : int
+    dtype : str
+
+    Notes
+    -----
+    Random numbers: :meth:`get_cost_updates` draws from ``rng`` and returns
+    its update with the others. Each call of the sampling methods outside it
+    (:meth:`sample_h_given_v`, :meth:`gibbs_vhv`, ...) draws from a generator
+    of its own that carries its default update, as the tutorial's
     ``theano_rng`` did: a compiled function draws fresh numbers at each call,
     and a ``scan`` over :meth:`gibbs_vhv` at each step (pass the updates that
     ``scan`` returns to ``pytensor.function``, as the tutorial does).
+
+    Examples
+    --------
+    The tutorial's model, and its free energy F(v) = -v.b - sum_j softplus((v W + c)_j)
+    evaluated for a tiny one without weights:
+
+    >>> import numpy as np
+    >>> import rbm
+    >>> from rbm import backend
+    >>> rbm.RBM(n_visible=784, n_hidden=500, numpy_rng=np.random.RandomState(123), seed=123)
+    RBM(n_visible=784, n_hidden=500, dtype='float32')
+    >>> model = rbm.RBM(n_visible=3, n_hidden=2, W=np.zeros((3, 2)), vbias=[1.0, 0.0, 0.0], dtype="float64")
+    >>> free_energy = backend.compile_function([model.input], model.free_energy(model.input), mode="FAST_COMPILE")
+    >>> free_energy(np.array([[1.0, 0.0, 0.0]])).round(4)  # -1 - 2 log 2
+    array([-2.3863])
     """
 
+    @keyword_only("seed", "dtype")  # rbm's own settings: keyword-only past the tutorial's arguments
     def __init__(self, input=None, n_visible=784, n_hidden=500, W=None, hbias=None,
-                 vbias=None, numpy_rng=None, theano_rng=None, seed=None, dtype=None):
+                 vbias=None, numpy_rng=None, theano_rng=None, *, seed=None, dtype=None):
         n_visible = check_positive_int(n_visible, "n_visible")
         n_hidden = check_positive_int(n_hidden, "n_hidden")
         seed = check_seed(seed)
@@ -182,11 +230,37 @@ class RBM:
         return check_array(value, name, ndim=len(shape), shape=shape)
 
     @classmethod
-    def from_data(cls, data, n_hidden=500, weight_std=0.01, numpy_rng=None, seed=None, dtype=None):
+    @keyword_only("weight_std", "numpy_rng", "seed", "dtype")  # the old positional order
+    def from_data(cls, data, n_hidden=500, *, weight_std=0.01, numpy_rng=None, seed=None, dtype=None):
         """An RBM initialised as in Hinton's practical guide (2010), section 8.
 
         W ~ N(0, weight_std^2), hidden biases zero, visible biases
         log(p / (1 - p)) from the training data (:func:`visible_bias_from_data`).
+
+        Parameters
+        ----------
+        data : array (n, n_visible)
+            Training rows in [0, 1]; their width sets n_visible.
+        n_hidden : int >= 1, default 500
+        weight_std : float > 0, default 0.01
+        numpy_rng : numpy Generator, RandomState or int, optional
+            Draws W.
+        seed : int, optional
+            Seeds the Gibbs sampler's generators.
+        dtype : "float32" or "float64", optional
+
+        Returns
+        -------
+        RBM
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import rbm
+        >>> data = (np.random.default_rng(0).random((100, 6)) < 0.3).astype("float32")
+        >>> model = rbm.RBM.from_data(data, n_hidden=4, numpy_rng=0, seed=0)
+        >>> model, model.W.get_value().std().round(2)
+        (RBM(n_visible=6, n_hidden=4, dtype='float32'), np.float32(0.01))
         """
         data = check_data(data)
         weight_std = check_float(weight_std, "weight_std", low=0.0, low_inclusive=False)
@@ -199,7 +273,17 @@ class RBM:
 
     # ------------------------------------------------------------------ energies
     def free_energy(self, v_sample):
-        """F(v) = -v.vbias - sum_j softplus((v W + hbias)_j), one value per row."""
+        """F(v) = -v.vbias - sum_j softplus((v W + hbias)_j), one value per row.
+
+        Parameters
+        ----------
+        v_sample : symbolic matrix (batch, n_visible)
+
+        Returns
+        -------
+        symbolic vector (batch,)
+            log p(v) = -F(v) - log Z (see :mod:`rbm.evaluation` for log Z).
+        """
         wx_b = pt.dot(v_sample, self.W) + self.hbias
         vbias_term = pt.dot(v_sample, self.vbias)
         hidden_term = pt.sum(pt.softplus(wx_b), axis=1)
@@ -207,12 +291,36 @@ class RBM:
 
     # ------------------------------------------------------------- conditionals
     def propup(self, vis):
-        """[a_h, sigmoid(a_h)] with a_h = vis W + hbias: p(h_j = 1 | v)."""
+        """The hidden units' activation and probabilities given visible states.
+
+        Parameters
+        ----------
+        vis : symbolic matrix (batch, n_visible)
+
+        Returns
+        -------
+        list of two symbolic matrices (batch, n_hidden)
+            [a_h, sigmoid(a_h)] with a_h = vis W + hbias; sigmoid(a_h) is
+            p(h_j = 1 | v). The pre-sigmoid activation is returned too, as in
+            the tutorial, so that costs can use softplus(a) instead of
+            log(sigmoid(a)).
+        """
         pre_sigmoid_activation = pt.dot(vis, self.W) + self.hbias
         return [pre_sigmoid_activation, pt.sigmoid(pre_sigmoid_activation)]
 
     def propdown(self, hid):
-        """[a_v, sigmoid(a_v)] with a_v = hid W^T + vbias: p(v_i = 1 | h)."""
+        """The visible units' activation and probabilities given hidden states.
+
+        Parameters
+        ----------
+        hid : symbolic matrix (batch, n_hidden)
+
+        Returns
+        -------
+        list of two symbolic matrices (batch, n_visible)
+            [a_v, sigmoid(a_v)] with a_v = hid W^T + vbias; sigmoid(a_v) is
+            p(v_i = 1 | h).
+        """
         pre_sigmoid_activation = pt.dot(hid, self.W.T) + self.vbias
         return [pre_sigmoid_activation, pt.sigmoid(pre_sigmoid_activation)]
 
@@ -248,23 +356,67 @@ class RBM:
         return draws
 
     def sample_h_given_v(self, v0_sample):
-        """[a_h, p(h | v0), h ~ p(h | v0)]."""
+        """Sample the hidden units given visible states.
+
+        Parameters
+        ----------
+        v0_sample : symbolic matrix (batch, n_visible)
+
+        Returns
+        -------
+        list of three symbolic matrices (batch, n_hidden)
+            [a_h, p(h | v0), h ~ p(h | v0)] (see :meth:`propup`); the sample
+            is binary, of the model's dtype, drawn as uniform < p.
+        """
         pre_sigmoid_h1, h1_mean = self.propup(v0_sample)
         return [pre_sigmoid_h1, h1_mean, self._bernoulli(h1_mean)]
 
     def sample_v_given_h(self, h0_sample):
-        """[a_v, p(v | h0), v ~ p(v | h0)]."""
+        """Sample the visible units given hidden states.
+
+        Parameters
+        ----------
+        h0_sample : symbolic matrix (batch, n_hidden)
+
+        Returns
+        -------
+        list of three symbolic matrices (batch, n_visible)
+            [a_v, p(v | h0), v ~ p(v | h0)] (see :meth:`propdown`).
+        """
         pre_sigmoid_v1, v1_mean = self.propdown(h0_sample)
         return [pre_sigmoid_v1, v1_mean, self._bernoulli(v1_mean)]
 
     def gibbs_hvh(self, h0_sample):
-        """One Gibbs step from the hidden state: h0 -> v1 -> h1 (six values)."""
+        """One Gibbs step from the hidden state: h0 -> v1 -> h1.
+
+        Parameters
+        ----------
+        h0_sample : symbolic matrix (batch, n_hidden)
+
+        Returns
+        -------
+        list of six symbolic matrices
+            [a_v1, p(v1 | h0), v1, a_h1, p(h1 | v1), h1]: the outputs of
+            :meth:`sample_v_given_h` then :meth:`sample_h_given_v`.
+        """
         pre_sigmoid_v1, v1_mean, v1_sample = self.sample_v_given_h(h0_sample)
         pre_sigmoid_h1, h1_mean, h1_sample = self.sample_h_given_v(v1_sample)
         return [pre_sigmoid_v1, v1_mean, v1_sample, pre_sigmoid_h1, h1_mean, h1_sample]
 
     def gibbs_vhv(self, v0_sample):
-        """One Gibbs step from the visible state: v0 -> h1 -> v1 (six values)."""
+        """One Gibbs step from the visible state: v0 -> h1 -> v1.
+
+        Parameters
+        ----------
+        v0_sample : symbolic matrix (batch, n_visible)
+
+        Returns
+        -------
+        list of six symbolic matrices
+            [a_h1, p(h1 | v0), h1, a_v1, p(v1 | h1), v1]: the outputs of
+            :meth:`sample_h_given_v` then :meth:`sample_v_given_h`. The
+            tutorial runs it in ``scan`` to draw samples.
+        """
         pre_sigmoid_h1, h1_mean, h1_sample = self.sample_h_given_v(v0_sample)
         pre_sigmoid_v1, v1_mean, v1_sample = self.sample_v_given_h(h1_sample)
         return [pre_sigmoid_h1, h1_mean, h1_sample, pre_sigmoid_v1, v1_mean, v1_sample]
@@ -277,6 +429,11 @@ class RBM:
         sampler passes its own so that sampling leaves training's stream
         alone. End the stream with :meth:`rng_updates`, or use
         :meth:`drawing_from`, which always ends it.
+
+        Parameters
+        ----------
+        rng : shared random generator, optional
+            The generator to thread; the model's ``rng`` when None.
         """
         self._rng_origin = self.rng if rng is None else rng
         self._rng_cursor = self._rng_origin
@@ -287,6 +444,12 @@ class RBM:
         Merge it into the updates of the compiled function so the generator
         advances between calls. Outside an explicit stream it is empty: those
         draws carry their own default updates.
+
+        Returns
+        -------
+        dict
+            ``{generator: its newest symbolic state}``, or ``{}`` when the
+            stream drew nothing (or none was open).
         """
         origin, cursor = self._rng_origin, self._rng_cursor
         self._rng_origin = self._rng_cursor = None
@@ -296,8 +459,17 @@ class RBM:
     def drawing_from(self, rng=None):
         """Context manager: an explicit stream from ``rng`` for the draws built inside the block.
 
-        Yields a dict that holds ``{rng: final state}`` once the block ends
-        (normally or by an exception, which ends the stream too).
+        Parameters
+        ----------
+        rng : shared random generator, optional
+            The model's ``rng`` when None.
+
+        Yields
+        ------
+        dict
+            Empty inside the block; holds ``{rng: final state}`` once the
+            block ends (normally or by an exception, which ends the stream
+            too). Pass it to the compiled function's updates.
         """
         updates = {}
         self.reset_rng(rng)
@@ -309,18 +481,28 @@ class RBM:
     def gibbs_chain(self, start, n_steps, step="hvh"):
         """Run ``n_steps`` Gibbs steps in ``scan`` from ``start``.
 
-        ``step`` is "hvh" (``start`` is a hidden state) or "vhv" (a visible
-        state). Returns the six per-step sequences of :meth:`gibbs_hvh` or
-        :meth:`gibbs_vhv`, each (n_steps, batch, units). Inside an explicit
-        stream the generator's advance is kept in its cursor (finish with
-        :meth:`rng_updates`); outside one the chain draws from a generator of
-        its own with a default update, like the sampling methods.
+        Inside an explicit stream the generator's advance is kept in its
+        cursor (finish with :meth:`rng_updates`); outside one the chain draws
+        from a generator of its own with a default update, like the sampling
+        methods.
 
         The loop computes the same conditionals as :meth:`gibbs_hvh` /
         :meth:`gibbs_vhv`, but stores states one column per chain so that
         both products keep the weight matrix as their left operand (``W h^T``
         and ``W^T v^T``), which BLAS runs ~10% faster per PCD-15 minibatch
         for these shapes (measured with PyTensor's Numba backend).
+
+        Parameters
+        ----------
+        start : symbolic matrix (batch, units)
+            Hidden states for "hvh", visible states for "vhv".
+        n_steps : int >= 1
+        step : {"hvh", "vhv"}, default "hvh"
+
+        Returns
+        -------
+        list of six symbolic tensors (n_steps, batch, units)
+            The per-step sequences of :meth:`gibbs_hvh` or :meth:`gibbs_vhv`.
         """
         if step not in ("hvh", "vhv"):
             raise ValueError(f"step must be 'hvh' or 'vhv', got {step!r}")
@@ -367,9 +549,27 @@ class RBM:
         """(monitoring_cost, gradients of params, state updates) for CD-k / PCD-k.
 
         The gradient is that of mean F(input) - mean F(chain end), with the
-        chain end held constant: the data-minus-model statistics. ``updates``
-        holds the persistent chain's new state (PCD), the pseudo-likelihood bit
-        index and the random state, but no parameter updates.
+        chain end held constant: the data-minus-model statistics. Training
+        loops that change the step (momentum, centering, :class:`rbm.Trainer`)
+        start from here; :meth:`get_cost_updates` adds plain gradient descent.
+
+        Parameters
+        ----------
+        persistent : shared matrix (n_chains, n_hidden), optional
+            The persistent chains' hidden states (PCD-k); CD-k, starting
+            from the data, when None.
+        k : int >= 1, default 1
+            Gibbs steps.
+
+        Returns
+        -------
+        monitoring_cost : symbolic scalar
+            See :meth:`monitoring_cost`.
+        gradients : list of symbolic tensors
+            One per parameter of ``params``.
+        updates : dict
+            The persistent chain's new state (PCD), the pseudo-likelihood bit
+            index and the random state, but no parameter updates.
         """
         k = check_positive_int(k, "k")
         self._check_persistent(persistent)
@@ -394,13 +594,37 @@ class RBM:
         That is the negative log-likelihood gradient with the model's
         expectations estimated on the chains' visible states: data-minus-model
         statistics, with p(h | v) in place of sampled hidden states.
+
+        Parameters
+        ----------
+        chain_end : symbolic matrix (n_chains, n_visible)
+            The negative phase's visible states.
+
+        Returns
+        -------
+        list of symbolic tensors
+            One gradient per parameter of ``params``, in that order.
         """
         chain_end.name = "chain_end"  # findable by tests and debug prints
         cost = pt.mean(self.free_energy(self.input)) - pt.mean(self.free_energy(chain_end))
         return pt.grad(cost, self.params, consider_constant=[chain_end])
 
     def monitoring_cost(self, updates, persistent, pre_sigmoid_nv):
-        """The tutorial's progress measure: pseudo-likelihood for PCD, reconstruction cost for CD."""
+        """The tutorial's progress measure: pseudo-likelihood for PCD, reconstruction cost for CD.
+
+        Parameters
+        ----------
+        updates : dict
+            The step's updates; the pseudo-likelihood adds its bit index's.
+        persistent : shared matrix or None
+            The persistent chains (PCD), or None (CD).
+        pre_sigmoid_nv : symbolic matrix
+            The chain end's visible activation (for the reconstruction cost).
+
+        Returns
+        -------
+        symbolic scalar
+        """
         if persistent is not None:
             return self.get_pseudo_likelihood_cost(updates)
         return self.get_reconstruction_cost(updates, pre_sigmoid_nv)
@@ -421,11 +645,35 @@ class RBM:
     def get_cost_updates(self, lr=0.1, persistent=None, k=1):
         """(monitoring_cost, updates) for one step of CD-k, or PCD-k if ``persistent``.
 
-        ``lr`` is a number > 0 or a symbolic scalar (the DBN feeds it per
-        call). ``persistent`` is a shared variable holding the persistent
-        chain's hidden state. ``updates`` holds param <- param - lr * gradient,
-        the chain's new state and the random state. The monitoring cost is the
-        pseudo-likelihood for PCD and the reconstruction cost for CD.
+        The tutorial's method, with the tutorial's arguments.
+
+        Parameters
+        ----------
+        lr : float > 0 or symbolic scalar, default 0.1
+            The learning rate; symbolic when fed per call, as the DBN does.
+        persistent : shared matrix (n_chains, n_hidden), optional
+            The persistent chains' hidden states (PCD-k); CD-k when None.
+        k : int >= 1, default 1
+            Gibbs steps.
+
+        Returns
+        -------
+        monitoring_cost : symbolic scalar
+            The pseudo-likelihood for PCD, the reconstruction cost for CD.
+        updates : dict
+            param <- param - lr * gradient for W, hbias and vbias, the
+            chain's new state, the pseudo-likelihood bit index and the random
+            state: pass it to ``pytensor.function(..., updates=updates)``.
+
+        Examples
+        --------
+        >>> import rbm
+        >>> from rbm import backend
+        >>> model = rbm.RBM(n_visible=6, n_hidden=3, seed=0)
+        >>> chains = backend.shared(backend.as_floatx([[0.0, 0.0, 0.0]] * 4), "persistent_chain")
+        >>> cost, updates = model.get_cost_updates(lr=0.1, persistent=chains, k=15)
+        >>> sorted(variable.name for variable in updates)
+        ['W', 'bit_i_idx', 'hbias', 'persistent_chain', 'rbm_rng', 'vbias']
         """
         lr = self._learning_rate(lr)
         monitoring_cost, gparams, updates = self.get_cost_gradients(persistent, k)
@@ -451,6 +699,16 @@ class RBM:
         F(x) - F(x_flip) = s b_i + sum_j softplus(a_j + s W_ij) - softplus(a_j).
         The log sigmoid is written as -softplus(F(x) - F(x_flip)) so it stays
         finite.
+
+        Parameters
+        ----------
+        updates : dict
+            Receives the bit index's update (it is changed in place).
+
+        Returns
+        -------
+        symbolic scalar
+            The estimate for the minibatch ``input`` (the higher the better).
         """
         bit_i_idx = self.bit_i_idx
         xi = pt.round(self.input)
@@ -470,7 +728,19 @@ class RBM:
         s is the sigmoid and a = ``pre_sigmoid_nv`` the reconstruction's
         activation; the sum is computed as x.a - softplus(a), which equals it
         exactly and never takes the log of a rounded-to-zero sigmoid.
-        ``updates`` is accepted for the tutorial's signature and left unchanged.
+
+        Parameters
+        ----------
+        updates : dict
+            Accepted for the tutorial's signature and left unchanged.
+        pre_sigmoid_nv : symbolic matrix (batch, n_visible)
+            The reconstruction's visible activation.
+
+        Returns
+        -------
+        symbolic scalar
+            The mean log-probability of the input under the reconstruction's
+            Bernoulli means (the tutorial's cross-entropy, negated).
         """
         x = self.input
         return pt.mean(pt.sum(x * pre_sigmoid_nv - pt.softplus(pre_sigmoid_nv), axis=1))
@@ -480,19 +750,95 @@ class RBM:
     FILE_KIND = "rbm.RBM"
 
     def check_data(self, data, name="data"):
-        """``data`` checked as this model's visible vectors: a non-empty 2-D array in [0, 1], n_visible wide."""
+        """``data`` checked as this model's visible vectors: a non-empty 2-D array in [0, 1], n_visible wide.
+
+        Parameters
+        ----------
+        data : array-like
+        name : str, default "data"
+            The argument's name, for the error message.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``data`` as an array (unchanged values).
+
+        Raises
+        ------
+        ValueError, TypeError
+            Naming the problem: wrong dimensions or width, no rows, NaN or
+            infinite values, values outside [0, 1], a non-numeric type.
+
+        Examples
+        --------
+        >>> import rbm
+        >>> rbm.RBM(n_visible=3, n_hidden=2).check_data([[0.0, 0.5, 2.0]], "train")
+        Traceback (most recent call last):
+        ...
+        ValueError: train must hold values in [0, 1], got values in [0.0, 2.0]
+        """
         return check_data(data, self.n_visible, name)
 
     def get_params(self):
-        """The parameters as a dict of numpy arrays (copies)."""
-        return {p.name: np.array(p.get_value(borrow=True)) for p in self.params}
+        """Every array of the model as a dict of numpy arrays (copies), ready for :meth:`set_params`.
+
+        Returns
+        -------
+        dict
+            name -> array, in the model's own parametrisation and dtype
+            (``W``, ``hbias``, ``vbias``, and e.g. ``log_sigma`` for Gaussian
+            visible units, learnt or not), so that
+            ``other.set_params(**model.get_params())`` makes ``other`` compute
+            exactly what ``model`` computes, bit for bit.
+        """
+        return {name: np.array(variable.get_value(borrow=True)) for name, variable in self._settable().items()}
 
     def _settable(self):
-        """name -> shared variable of every array :meth:`set_params` may replace."""
+        """name -> shared variable of every array :meth:`set_params` may replace (trained or not)."""
         return {"W": self.W, "hbias": self.hbias, "vbias": self.vbias}
 
+    def get_settings(self):
+        """The constructor settings that, beyond the arrays of :meth:`get_params`, change training or sampling.
+
+        Model files and checkpoints record them, so that a loaded model trains
+        as the saved one did.
+
+        Returns
+        -------
+        dict
+            Setting name -> value, JSON-serialisable; empty for the binary RBM.
+        """
+        return {}
+
     def set_params(self, **values):
-        """Replace parameters from numpy arrays (``W=``, ``hbias=``, ...), all checked before any is set."""
+        """Replace parameters from numpy arrays (``W=``, ``hbias=``, ...), all checked before any is set.
+
+        Parameters
+        ----------
+        **values : arrays
+            Any of the names :meth:`get_params` returns, each of its shape;
+            None leaves that parameter as it is.
+
+        Raises
+        ------
+        TypeError
+            An unknown name.
+        ValueError
+            A wrong shape, or NaN or infinite values; nothing is set.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import rbm
+        >>> model = rbm.RBM(n_visible=3, n_hidden=2, seed=0)
+        >>> model.set_params(hbias=np.ones(2))
+        >>> model.get_params()["hbias"]
+        array([1., 1.], dtype=float32)
+        >>> model.set_params(hbias=np.ones(3))
+        Traceback (most recent call last):
+        ...
+        ValueError: hbias must have shape (2,), got (3,)
+        """
         settable = self._settable()
         unknown = set(values) - set(settable)
         if unknown:
@@ -510,23 +856,74 @@ class RBM:
         return value
 
     def _file_arrays(self):
-        """The arrays a model file holds: enough to rebuild the model with :meth:`load`."""
-        return {name: np.array(variable.get_value(borrow=True)) for name, variable in self._settable().items()}
+        """The arrays a model file holds: those of :meth:`get_params` (with :meth:`get_settings`, the whole model)."""
+        return self.get_params()
 
     def save(self, path):
-        """Write the parameters to ``path`` (.npz, no pickle); see :mod:`rbm.persistence`."""
+        """Write the model to ``path`` (.npz, no pickle), atomically; see :mod:`rbm.persistence`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Must end in ``.npz``, in an existing folder.
+        """
         from ..persistence import save_model
 
         save_model(self, path)
 
     @classmethod
-    def load(cls, path, dtype=None):
-        """A new model from a file written by :meth:`save`."""
+    @keyword_only("dtype")
+    def load(cls, path, *, dtype=None):
+        """A new model from a file written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            A model file of this class's kind.
+        dtype : "float32" or "float64", optional
+            The new model's float type; the file's by default.
+
+        Returns
+        -------
+        RBM
+            Of the class ``load`` is called on.
+
+        Raises
+        ------
+        ValueError
+            When the file is damaged, of another kind or version, or its
+            arrays have wrong shapes or non-finite values.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> import rbm
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
+        >>> model = rbm.RBM(n_visible=6, n_hidden=3, seed=0)
+        >>> model.save(path)
+        >>> loaded = rbm.RBM.load(path)
+        >>> loaded, np.array_equal(loaded.W.get_value(), model.W.get_value())
+        (RBM(n_visible=6, n_hidden=3, dtype='float32'), True)
+        """
         from ..persistence import load_model_arrays
 
-        arrays = load_model_arrays(path, cls.FILE_KIND)
+        arrays, settings = load_model_arrays(path, cls.FILE_KIND, cls._file_array_shapes)
+        try:
+            return cls._from_file(arrays, settings, dtype=dtype or arrays["W"].dtype.name)
+        except TypeError as error:  # settings this kind does not take
+            raise ValueError(f"{path!r} holds settings a {cls.FILE_KIND!r} does not take: {error}") from None
+
+    @staticmethod
+    def _file_array_shapes(n_visible, n_hidden):
+        """name -> shape of every array this kind's model files hold."""
+        return {"W": (n_visible, n_hidden), "hbias": (n_hidden,), "vbias": (n_visible,)}
+
+    @classmethod
+    def _from_file(cls, arrays, settings, dtype):
+        """The model a file's checked ``arrays`` and ``settings`` describe."""
         n_visible, n_hidden = arrays["W"].shape
-        return cls(n_visible=n_visible, n_hidden=n_hidden, dtype=dtype or arrays["W"].dtype.name, **arrays)
+        return cls(n_visible=n_visible, n_hidden=n_hidden, dtype=dtype, **arrays, **settings)
 
     def __repr__(self):
         return f"RBM(n_visible={self.n_visible}, n_hidden={self.n_hidden}, dtype={self.dtype!r})"

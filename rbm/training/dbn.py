@@ -15,14 +15,17 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .. import backend
+from .._compat import DBNHistory, keyword_only
 from ..persistence import atomic_savez, load_npz
-from ..validation import check_array, check_data, check_float, check_positive_int
+from ..validation import check_array, check_data, check_float, check_positive_int, check_verbose
 from .checkpoint import data_fingerprint
 from .trainer import TrainingDiverged, _check_npz_path
 
 __all__ = ["DBNTrainer"]
 
 _KIND = "rbm.DBNCheckpoint"
+#: version 2: the history as one list of records (epochs from 0) and the RBMs' visible biases; 1 still loads
+_FORMAT_VERSION = 2
 
 
 def _check_labels(y, n_rows, n_classes, name):
@@ -37,16 +40,56 @@ def _check_labels(y, n_rows, n_classes, name):
 class DBNTrainer:
     """Pretrain a :class:`rbm.DBN` layer by layer with CD-k, then fine-tune it with early stopping.
 
-    Parameters follow the tutorial's ``test_DBN``: ``pretrain_lr`` (0.01),
-    ``k`` (1), ``finetune_lr`` (0.1), ``batch_size`` (10); early stopping
-    starts with a patience of ``patience_epochs`` (4) epochs and, whenever
-    the validation error falls below ``improvement_threshold`` (0.995) times
-    the best so far, extends it to ``patience_increase`` (2) times the
-    minibatch updates done. Validation runs after every epoch. ``mode`` is
-    any mode of :func:`rbm.backend.resolve_mode`.
+    The defaults are the tutorial's ``test_DBN``. Early stopping starts with
+    a patience of ``patience_epochs`` epochs and, whenever the validation
+    error falls below ``improvement_threshold`` times the best so far,
+    extends it to ``patience_increase`` times the minibatch updates done.
+    Validation runs after every epoch. Every setting past ``dbn`` is
+    keyword-only (positional use still works, with a ``DeprecationWarning``).
+
+    Parameters
+    ----------
+    dbn : DBN
+        The network to train; its shared parameters change in place.
+    pretrain_lr : float > 0, default 0.01
+        Learning rate of CD-k pretraining.
+    k : int >= 1, default 1
+        Gibbs steps of CD-k.
+    finetune_lr : float > 0, default 0.1
+        Learning rate of fine-tuning.
+    batch_size : int >= 1, default 10
+    patience_epochs : int >= 1, default 4
+        The initial patience, in epochs.
+    patience_increase : float >= 1, default 2.0
+    improvement_threshold : float in (0, 1], default 0.995
+    mode : str, default "cpu"
+        Any mode of :func:`rbm.backend.resolve_mode`.
+
+    Attributes
+    ----------
+    history : list of dict
+        One record per epoch, as :attr:`rbm.Trainer.history`: ``stage``
+        ("pretraining" or "finetuning"), ``layer`` (pretraining only),
+        ``epoch`` (from 0 in each layer and in fine-tuning), ``cost`` (mean
+        reconstruction cost, or mean negative log-likelihood), ``time`` (s);
+        fine-tuning records add ``validation_error`` and, where it improved,
+        ``test_error``.
+    best_validation_error : float
+        The lowest mean validation error so far (inf before fine-tuning).
+    test_error : float or None
+        The test error of the parameters at ``best_validation_error``, which
+        the DBN keeps at the end of fine-tuning.
+    best_epoch : int or None
+        The fine-tuning epoch of ``best_validation_error``, from 0.
+    patience : int or None
+        Minibatch updates after which fine-tuning stops.
+    pretraining_seconds, finetuning_seconds : float or None
+        Wall time of each stage in the last :meth:`fit`.
     """
 
-    def __init__(self, dbn, pretrain_lr=0.01, k=1, finetune_lr=0.1, batch_size=10, patience_epochs=4,
+    @keyword_only("pretrain_lr", "k", "finetune_lr", "batch_size", "patience_epochs", "patience_increase",
+                  "improvement_threshold", "mode")  # the old positional order
+    def __init__(self, dbn, *, pretrain_lr=0.01, k=1, finetune_lr=0.1, batch_size=10, patience_epochs=4,
                  patience_increase=2.0, improvement_threshold=0.995, mode="cpu"):
         from ..models import DBN
 
@@ -63,7 +106,8 @@ class DBNTrainer:
                                                  low=0.0, low_inclusive=False, high=1.0)
         backend.resolve_mode(mode)
         self.mode = mode
-        self.history = {"pretraining": [[] for _ in dbn.rbm_layers], "finetuning": []}
+        self.history = DBNHistory(n_layers=dbn.n_layers)
+        self.pretraining_seconds = self.finetuning_seconds = None
         self.state = {"stage": "pretraining", "layer": 0, "epoch": 0}
         self.early_stopping = {"patience": None, "best_validation_error": float("inf"), "best_epoch": None,
                                "test_error": None}
@@ -73,6 +117,22 @@ class DBNTrainer:
         self._labels = {name: backend.pytensor.shared(np.zeros(1, dtype=np.int32), name=name)
                         for name in ("train_y", "valid_y", "test_y")}
         self._pretrain_fns = self._finetune_fns = None
+
+    @property
+    def best_validation_error(self):
+        return self.early_stopping["best_validation_error"]
+
+    @property
+    def test_error(self):
+        return self.early_stopping["test_error"]
+
+    @property
+    def best_epoch(self):
+        return self.early_stopping["best_epoch"]
+
+    @property
+    def patience(self):
+        return self.early_stopping["patience"]
 
     # ------------------------------------------------------------ data
     def _check_datasets(self, train, valid, test):
@@ -102,28 +162,52 @@ class DBNTrainer:
                                                                    mode=self.mode)
 
     # ------------------------------------------------------------ training
-    def fit(self, train, valid, test, pretraining_epochs=100, training_epochs=1000, verbose=True,
+    @keyword_only("pretraining_epochs", "training_epochs", "verbose", "checkpoint", "resume", "progress_bars")
+    def fit(self, train, valid, test, *, pretraining_epochs=100, training_epochs=1000, verbose=True,
             checkpoint=None, resume=None, progress_bars=None):
         """Pretrain every layer for ``pretraining_epochs``, then fine-tune for up to ``training_epochs``.
 
-        ``train``, ``valid`` and ``test`` are ``(X, y)`` pairs: X rows in [0, 1]
-        of the DBN's input width, y integer class labels. The last rows that
-        do not fill a minibatch are not used, as in the tutorial.
-        ``checkpoint=PATH`` writes the whole state after every epoch;
-        ``resume=PATH`` continues from such a file (same data and settings)
-        and ends with the parameters of an uninterrupted run. ``verbose``
-        prints a line per epoch; ``progress_bars`` (default: ``verbose``)
-        shows a bar per epoch. Returns a dict
-        with ``best_validation_error``, ``test_error`` (of the parameters at the
-        best validation error, which the DBN keeps at the end), ``best_epoch``,
-        ``pretraining_minutes``, ``finetuning_minutes`` and ``history``.
+        The last rows that do not fill a minibatch are not used, as in the
+        tutorial. ``resume=PATH`` continues from a checkpoint (same data and settings)
+        and ends with the parameters of an uninterrupted run. Every argument
+        past ``test`` is keyword-only.
+
+        Parameters
+        ----------
+        train, valid, test : (X, y) pairs
+            X rows in [0, 1] of the DBN's input width, y integer class labels.
+        pretraining_epochs : int >= 0, default 100
+            CD-k epochs per layer.
+        training_epochs : int >= 0, default 1000
+            The most fine-tuning epochs (early stopping may end sooner).
+        verbose : bool or int >= 0, default True
+            Print a line per epoch (:meth:`format_record`) when true or >= 1;
+            0 or False is silent, as for :meth:`rbm.Trainer.fit` and
+            scikit-learn's ``verbose``.
+        checkpoint : str or path-like, optional
+            An ``.npz`` path; the whole state is written after every epoch.
+        resume : str or path-like, optional
+            A checkpoint to continue from.
+        progress_bars : bool, optional
+            Show a bar per epoch when stderr is a terminal; ``verbose`` by default.
+
+        Returns
+        -------
+        list of dict
+            :attr:`history`, as :meth:`rbm.Trainer.fit` returns its history.
+            The summary is in the trainer's attributes
+            (:attr:`best_validation_error`, :attr:`test_error`,
+            :attr:`best_epoch`, :attr:`pretraining_seconds`, ...). The list
+            still answers the keys of the dict this method returned before
+            (``result["test_error"]``, ...), with a ``DeprecationWarning``.
         """
         pretraining_epochs = check_positive_int(pretraining_epochs, "pretraining_epochs", minimum=0)
         training_epochs = check_positive_int(training_epochs, "training_epochs", minimum=0)
         checkpoint = _check_npz_path(checkpoint, "checkpoint", must_exist=False)
         resume = _check_npz_path(resume, "resume", must_exist=True)
+        verbose = check_verbose(verbose)
         checked = self._check_datasets(train, valid, test)
-        self._progress_bars = verbose if progress_bars is None else bool(progress_bars)
+        self._progress_bars = verbose > 0 if progress_bars is None else bool(progress_bars)
         fingerprint = data_fingerprint(np.concatenate([X.ravel() for X, _ in checked]).astype(self.dbn.dtype))
         self._compile()
         if resume is not None:
@@ -135,8 +219,36 @@ class DBNTrainer:
         pretrained = time.perf_counter()
         self._finetune(training_epochs, verbose, save)
         finished = time.perf_counter()
-        return {**self.early_stopping, "history": self.history,
-                "pretraining_minutes": (pretrained - start) / 60, "finetuning_minutes": (finished - pretrained) / 60}
+        self.pretraining_seconds, self.finetuning_seconds = pretrained - start, finished - pretrained
+        best_epoch = self.best_epoch
+        # what the old result dict held (best_epoch counted from 1 then), for old code reading it
+        self.history.legacy = {**self.early_stopping, "best_epoch": None if best_epoch is None else best_epoch + 1,
+                               "pretraining_minutes": self.pretraining_seconds / 60,
+                               "finetuning_minutes": self.finetuning_seconds / 60}
+        return self.history
+
+    @staticmethod
+    def format_record(record):
+        """One line for an epoch's record, as ``fit`` prints it.
+
+        Parameters
+        ----------
+        record : dict
+            A record of ``history``.
+
+        Returns
+        -------
+        str
+            E.g. ``Fine-tuning epoch 3, cost 0.0912, validation error 2.10 %, 8.1 s``.
+        """
+        if record["stage"] == "pretraining":
+            return (f"Pre-training layer {record['layer']}, epoch {record['epoch']}, cost {record['cost']:.4f}, "
+                    f"{record['time']:.1f} s")
+        line = (f"Fine-tuning epoch {record['epoch']}, cost {record['cost']:.4f}, validation error "
+                f"{100 * record['validation_error']:.2f} %")
+        if "test_error" in record:
+            line += f", test error of best model {100 * record['test_error']:.2f} %"
+        return line + f", {record['time']:.1f} s"
 
     def _pretrain(self, epochs, verbose, save):
         state = self.state
@@ -151,13 +263,13 @@ class DBNTrainer:
             function = self._pretrain_fns[layer]
             started = time.perf_counter()
             costs = self._guarded_epoch(
-                lambda index: function(index, self.pretrain_lr), n_batches,
+                lambda index, function=function: function(index, self.pretrain_lr), n_batches,
                 f"pretraining layer {layer}, epoch {state['epoch']}")
-            record = {"epoch": state["epoch"], "cost": float(np.mean(costs)), "time": time.perf_counter() - started}
-            self.history["pretraining"][layer].append(record)
+            record = {"stage": "pretraining", "layer": layer, "epoch": state["epoch"], "cost": float(np.mean(costs)),
+                      "time": time.perf_counter() - started}
+            self.history.append(record)
             if verbose:
-                tqdm.write(f"Pre-training layer {layer}, epoch {record['epoch']}, cost {record['cost']:.4f}, "
-                           f"{record['time']:.1f} s")
+                tqdm.write(self.format_record(record))
             state["epoch"] += 1
             if save:
                 save()
@@ -176,28 +288,25 @@ class DBNTrainer:
             state["epoch"] += 1
             updates_done = state["epoch"] * n_batches
             validation_error = float(np.mean(valid_score()))
-            record = {"epoch": state["epoch"], "cost": float(np.mean(costs)),
+            record = {"stage": "finetuning", "epoch": state["epoch"] - 1, "cost": float(np.mean(costs)),
                       "validation_error": validation_error, "time": time.perf_counter() - started}
             if validation_error < stopping["best_validation_error"]:
                 if validation_error < stopping["best_validation_error"] * self.improvement_threshold:
                     stopping["patience"] = max(stopping["patience"], int((updates_done - 1) * self.patience_increase))
-                stopping.update(best_validation_error=validation_error, best_epoch=state["epoch"],
+                stopping.update(best_validation_error=validation_error, best_epoch=record["epoch"],
                                 test_error=float(np.mean(test_score())))
                 self._best_params = self.dbn.get_params()
                 record["test_error"] = stopping["test_error"]
-            self.history["finetuning"].append(record)
+            self.history.append(record)
             if verbose:
-                tqdm.write(f"epoch {record['epoch']}, cost {record['cost']:.4f}, validation error "
-                           f"{100 * validation_error:.2f} %"
-                           + (f", test error of best model {100 * record['test_error']:.2f} %"
-                              if "test_error" in record else "") + f", {record['time']:.1f} s")
+                tqdm.write(self.format_record(record))
             if stopping["patience"] <= updates_done:
                 break
             if save:
                 save()
         state["stage"] = "done"
         if self._best_params is not None:
-            self.dbn.set_params(self._best_params)  # keep the model that validated best
+            self.dbn.set_params(**self._best_params)  # keep the model that validated best
         if save:
             save()
 
@@ -205,19 +314,32 @@ class DBNTrainer:
         """Run ``step(index)`` on every minibatch; on a non-finite cost or parameter restore the epoch's start.
 
         The DBN then keeps its last finite parameters (those of the epoch's
-        start) and :class:`rbm.TrainingDiverged` names where it went wrong.
+        start, the RBMs' visible biases included) and
+        :class:`rbm.TrainingDiverged` names where it went wrong.
         """
-        params_before = self.dbn.get_params()
+        params_before, visible_biases_before = self.dbn.get_params(), self._visible_biases()
         costs = np.empty(n_batches)
-        for index in tqdm(range(n_batches), desc=description, unit="batch", disable=not self._progress_bars, leave=False):
+        # disable=None: a bar only when stderr is a terminal (a log gets the epoch lines alone)
+        bars = None if self._progress_bars else True
+        for index in tqdm(range(n_batches), desc=description, unit="batch", disable=bars, leave=False):
             costs[index] = step(index)
-        if not np.all(np.isfinite(costs)) or not all(np.all(np.isfinite(p)) for p in self.dbn.get_params()):
-            self.dbn.set_params(params_before)
+        arrays_after = [*self.dbn.get_params().values(), *self._visible_biases()]
+        if not np.all(np.isfinite(costs)) or not all(np.all(np.isfinite(a)) for a in arrays_after):
+            self.dbn.set_params(**params_before)
+            self._set_visible_biases(visible_biases_before)
             first_bad = int(np.argmax(~np.isfinite(costs))) if not np.all(np.isfinite(costs)) else n_batches - 1
             raise TrainingDiverged(f"{description} diverged at minibatch {first_bad}: a cost or parameter became "
                                    "NaN or infinite; the DBN keeps the parameters of the epoch's start "
                                    "(try a smaller learning rate)")
         return costs
+
+    def _visible_biases(self):
+        """Each RBM's visible bias (copies): pretraining state that is not a parameter of the network."""
+        return [np.array(layer.vbias.get_value(borrow=True)) for layer in self.dbn.rbm_layers]
+
+    def _set_visible_biases(self, values):
+        for layer, value in zip(self.dbn.rbm_layers, values):
+            layer.vbias.set_value(backend.as_floatx(value, self.dbn.dtype))
 
     # ------------------------------------------------------------ checkpoints
     def _settings(self, pretraining_epochs):
@@ -234,26 +356,42 @@ class DBNTrainer:
         return [r.rng.get_value(borrow=True).bit_generator.state for r in self.dbn.rbm_layers]
 
     def _save_checkpoint(self, path, fingerprint, pretraining_epochs):
-        params = {f"param_{i}": p for i, p in enumerate(self.dbn.get_params())}
-        best = {f"best_{i}": p for i, p in enumerate(self._best_params or [])}
+        params = {f"param_{i}": p for i, p in enumerate(self.dbn.get_params().values())}
+        best = {f"best_{i}": p for i, p in enumerate((self._best_params or {}).values())}
+        visible_biases = {f"vbias_{i}": b for i, b in enumerate(self._visible_biases())}
         atomic_savez(path, dict(
-            kind=np.str_(_KIND), format_version=np.int64(1), data_sha256=np.str_(fingerprint),
+            kind=np.str_(_KIND), format_version=np.int64(_FORMAT_VERSION), data_sha256=np.str_(fingerprint),
             settings=np.str_(json.dumps(self._settings(pretraining_epochs), sort_keys=True)),
             state=np.str_(json.dumps({"state": self.state, "early_stopping": self.early_stopping,
-                                      "history": self.history, "rng": self._rng_states()})),
-            **params, **best))
+                                      "history": list(self.history), "rng": self._rng_states()})),
+            **params, **best, **visible_biases))
+
+    @staticmethod
+    def _history_from_version_1(history, stopping):
+        """A version-1 checkpoint's history dict as the record list, and its best epoch counted from 0."""
+        records = [{"stage": "pretraining", "layer": layer, **record}
+                   for layer, layer_records in enumerate(history["pretraining"]) for record in layer_records]
+        records += [{"stage": "finetuning", **record, "epoch": record["epoch"] - 1} for record in history["finetuning"]]
+        if stopping.get("best_epoch") is not None:
+            stopping = {**stopping, "best_epoch": stopping["best_epoch"] - 1}
+        return records, stopping
 
     def _load_checkpoint(self, path, fingerprint, pretraining_epochs):
-        arrays = load_npz(path, _KIND)
+        arrays = load_npz(path, _KIND, versions=(1, _FORMAT_VERSION))
+        names = list(self.dbn.get_params())
         try:
             settings = json.loads(str(arrays["settings"]))
             saved = json.loads(str(arrays["state"]))
-            params = [arrays[f"param_{i}"] for i in range(len(self.dbn.params))]
-            best = ([arrays[f"best_{i}"] for i in range(len(self.dbn.params))]
-                    if "best_0" in arrays else None)
+            params = [arrays[f"param_{i}"] for i in range(len(names))]
+            best = [arrays[f"best_{i}"] for i in range(len(names))] if "best_0" in arrays else None
+            # version 1 did not keep the RBMs' visible biases: they stay as they are
+            visible_biases = ([arrays[f"vbias_{i}"] for i in range(self.dbn.n_layers)]
+                              if int(arrays["format_version"]) >= 2 else None)
             fingerprint_saved = str(arrays["data_sha256"])
             state, stopping, history, rng_states = (saved["state"], saved["early_stopping"], saved["history"],
                                                     saved["rng"])
+            if int(arrays["format_version"]) == 1:
+                history, stopping = self._history_from_version_1(history, stopping)
         except (KeyError, ValueError, TypeError) as error:
             raise ValueError(f"{path!r} is not a complete rbm DBN checkpoint: {error}") from None
         expected = self._settings(pretraining_epochs)
@@ -265,8 +403,10 @@ class DBNTrainer:
             raise ValueError(f"{path!r} was written while training on other data: resume needs the same rows")
         if len(rng_states) != len(self.dbn.rbm_layers):
             raise ValueError(f"{path!r} holds {len(rng_states)} random states for {len(self.dbn.rbm_layers)} layers")
-        current = self.dbn.get_params()
-        for value, now in zip(params + (best or []), current + current):
+        current = list(self.dbn.get_params().values())
+        current_biases = self._visible_biases()
+        for value, now in zip(params + (best or []) + (visible_biases or []),
+                              current + (current if best else []) + (current_biases if visible_biases else [])):
             if value.shape != now.shape or not np.all(np.isfinite(value)):
                 raise ValueError(f"{path!r} holds parameters of the wrong shape or with NaN/infinite values")
         generators = []
@@ -279,11 +419,14 @@ class DBNTrainer:
             except (AttributeError, KeyError, TypeError, ValueError) as error:
                 raise ValueError(f"{path!r} holds an unreadable random generator state: {error}") from None
         # Every check passed: now change state.
-        self.dbn.set_params(params)
-        self._best_params = best
+        self.dbn.set_params(**dict(zip(names, params)))
+        if visible_biases is not None:
+            self._set_visible_biases(visible_biases)
+        self._best_params = None if best is None else dict(zip(names, best))
         for i, (fn, model) in enumerate(zip(self._pretrain_fns, self.dbn.rbm_layers)):
             if generators:
                 model.rng.set_value(generators[i])
             else:
                 backend.set_jax_rng_key(fn, model.rng, np.asarray(rng_states[i], dtype=np.uint32))
-        self.state, self.early_stopping, self.history = state, stopping, history
+        self.state, self.early_stopping = state, stopping
+        self.history = DBNHistory(history, n_layers=self.dbn.n_layers)

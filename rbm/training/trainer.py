@@ -14,12 +14,13 @@ from pytensor.graph.replace import clone_replace
 from tqdm.auto import tqdm
 
 from .. import backend
+from .._compat import keyword_only
 from ..backend import pt
+from ..validation import check_float, check_positive_int, check_seed, check_verbose
 from . import schedules
 from .centering import centered_gradients
 from .checkpoint import data_fingerprint, load_checkpoint, save_checkpoint
 from .tempering import ParallelTempering
-from ..validation import check_float, check_positive_int, check_seed
 
 __all__ = ["Trainer", "TrainingDiverged"]
 
@@ -51,7 +52,11 @@ def _check_npz_path(path, name, must_exist):
 
 
 class TrainingDiverged(FloatingPointError):
-    """A parameter or the monitoring cost became NaN or infinite; the model kept its last finite state."""
+    """A parameter or the monitoring cost became NaN or infinite; the model kept its last finite state.
+
+    Raised by :meth:`Trainer.fit` and :meth:`rbm.DBNTrainer.fit`; the message
+    names the epoch and minibatch. Try a smaller learning rate.
+    """
 
 
 class Trainer:
@@ -59,7 +64,8 @@ class Trainer:
 
     Parameters
     ----------
-    model : RBM
+    model : RBM or GaussianBernoulliRBM
+        The model to train; its shared parameters change in place.
     learning_rate : float > 0 or schedule
         A number, or a callable of the epoch (see :mod:`rbm.training.schedules`:
         ``linear``, ``exponential``); the compiled step reads it from a shared
@@ -70,6 +76,7 @@ class Trainer:
         PCD-k (chains carried across updates, pseudo-likelihood monitored) when
         True, CD-k (reconstruction cost monitored) when False.
     batch_size : int >= 1
+        Rows per minibatch update.
     n_chains : int >= 1, optional
         Number of persistent chains (PCD only); the minibatch size by
         default, as in the tutorial. The literature keeps e.g. 100 chains with
@@ -108,9 +115,33 @@ class Trainer:
         steps in every replica and one round of neighbour swaps. Each history
         record then holds ``swap_rates``, per neighbour pair, for the epoch.
         Costs n_temperatures times the chains' work of PCD-k.
+
+    Attributes
+    ----------
+    history : list of dict
+        One record per epoch trained (see :meth:`fit`).
+    persistent_chain : shared matrix (n_chains, n_hidden) or None
+        The persistent chains' hidden states (PCD without tempering).
+    velocities : list of shared variables
+        The momentum buffers, one per parameter (empty without momentum).
+    visible_offset, hidden_offset : shared vectors or None
+        The centering offsets mu and lambda (None without centering).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import rbm
+    >>> data = (np.random.default_rng(0).random((100, 6)) < 0.5).astype("float32")
+    >>> model = rbm.RBM(n_visible=6, n_hidden=3, seed=0)
+    >>> trainer = rbm.Trainer(model, learning_rate=0.1, k=1, batch_size=10, seed=0)
+    >>> history = trainer.fit(data, epochs=3, verbose=False)
+    >>> len(history), sorted(history[-1])
+    (3, ['cost', 'epoch', 'learning_rate', 'momentum', 'time'])
     """
 
-    def __init__(self, model, learning_rate=0.1, k=1, persistent=True, batch_size=20,
+    @keyword_only("learning_rate", "k", "persistent", "batch_size", "momentum", "weight_decay", "mode", "seed",
+                  "batches_per_call", "n_chains", "centering", "centering_rate", "tempering")  # the old order
+    def __init__(self, model, *, learning_rate=0.1, k=1, persistent=True, batch_size=20,
                  momentum=0.0, weight_decay=0.0, mode="cpu", seed=None, batches_per_call=None, n_chains=None,
                  centering=False, centering_rate=0.01, tempering=None):
         from ..models import RBM, GaussianBernoulliRBM
@@ -300,9 +331,10 @@ class Trainer:
         return float(self._free_energy_fn(backend.as_floatx(data, self.model.dtype)))
 
     # ------------------------------------------------------------------- fit
-    def fit(self, data, epochs=1, valid=None, callbacks=(), verbose=True,
+    @keyword_only("epochs", "valid", "callbacks", "verbose", "checkpoint", "checkpoint_every", "resume")
+    def fit(self, data, *, epochs=1, valid=None, callbacks=(), verbose=True,
             checkpoint=None, checkpoint_every=None, resume=None):
-        """Train on ``data``; returns :attr:`history`.
+        """Train on ``data``; returns ``history``.
 
         ``data`` is (n, n_visible) in [0, 1]; the last n % batch_size rows are
         not used, as in the tutorial. Each history record holds ``epoch``,
@@ -320,10 +352,46 @@ class Trainer:
         weights of an uninterrupted run with the same seed and data.
 
         ``checkpoint=PATH`` writes the full training state (see
-        :mod:`rbm.training.checkpoint`) every ``checkpoint_every`` minibatch updates,
+        ``rbm.training.checkpoint``) every ``checkpoint_every`` minibatch updates,
         or after every epoch when that is None; PATH may equal ``resume``.
+
+        Parameters
+        ----------
+        data : array (n, n_visible)
+            Training rows in [0, 1] (real values for Gaussian visible units).
+        epochs : int >= 1, default 1
+            Epochs to run now, or the whole run's length with ``resume``.
+        valid : array (m, n_visible), optional
+            Validation rows, for the free-energy gap.
+        callbacks : callable or sequence of callables, default ()
+            ``callback(trainer, record)`` after every epoch, e.g.
+            :class:`rbm.evaluation.LikelihoodTracker`.
+        verbose : bool or int >= 0, default True
+            Print a line per epoch and show a progress bar when true or >= 1;
+            0 or False is silent (scikit-learn's levels).
+        checkpoint : str or path-like, optional
+            An ``.npz`` path in an existing folder.
+        checkpoint_every : int >= 1, optional
+            Minibatch updates between checkpoints (counted over the whole run).
+        resume : str or path-like, optional
+            A checkpoint written with the same settings and data.
+
+        Returns
+        -------
+        list of dict
+            ``history``: every epoch trained so far, this call's last.
+
+        Raises
+        ------
+        TrainingDiverged
+            When an update made a parameter or the cost non-finite; the
+            model keeps its last finite parameters.
+        ValueError, TypeError, FileNotFoundError
+            For bad arguments or a checkpoint that does not match, before
+            anything changes.
         """
         model = self.model
+        verbose = check_verbose(verbose)
         data = model.check_data(data, "data")
         epochs = check_positive_int(epochs, "epochs")
         if valid is not None:
@@ -428,7 +496,9 @@ class Trainer:
         backend.set_shared_data(self._momentum_now, np.float64(momentum), self.mode)
         done_before = np.asarray(position["epoch_costs"], dtype=np.float64)
         start = time.perf_counter() - position["epoch_seconds"]
-        with tqdm(desc=f"epoch {epoch}", unit="batch", disable=not verbose, leave=False,
+        # disable=None: tqdm draws the bar only when its stream (stderr) is a terminal, so a log gets just the
+        # epoch's line (tqdm.write in _train_epochs) instead of dozens of redraws
+        with tqdm(desc=f"epoch {epoch}", unit="batch", disable=None if verbose else True, leave=False,
                   initial=first, total=n_batches) as progress:
             done = looked = first
             while done < n_batches:
@@ -471,7 +541,23 @@ class Trainer:
 
     @staticmethod
     def format_record(record):
-        """One line for an epoch's record, e.g. ``epoch 3: cost -68.41, 27.3 s``."""
+        """One line for an epoch's record, as ``fit`` prints it.
+
+        Parameters
+        ----------
+        record : dict
+            A record of ``history``.
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> import rbm
+        >>> rbm.Trainer.format_record({"epoch": 3, "cost": -72.404, "time": 18.21})
+        'epoch 3: cost -72.40, 18.2 s'
+        """
         line = f"epoch {record['epoch']}: cost {record['cost']:.2f}, {record['time']:.1f} s"
         if "free_energy_gap" in record:
             line += f", free-energy gap {record['free_energy_gap']:.2f}"

@@ -17,10 +17,10 @@ def prototypes_dataset(n_rows, seed, n_ins=16, n_classes=3, flip=0.1):
     return X, y
 
 
-def shared_dataset(X, y):
-    """The tutorial's shared_dataset: floats on the device, labels cast to int32 symbolically."""
-    shared_x = pytensor.shared(np.asarray(X, dtype="float32"), borrow=True)
-    shared_y = pytensor.shared(np.asarray(y, dtype="float32"), borrow=True)
+def shared_dataset(X, y, dtype="float32"):
+    """The tutorial's shared_dataset: floats on the device (the tutorial's are floatX), labels cast to int32."""
+    shared_x = pytensor.shared(np.asarray(X, dtype=dtype), borrow=True)
+    shared_y = pytensor.shared(np.asarray(y, dtype=dtype), borrow=True)
     return shared_x, pt.cast(shared_y, "int32")
 
 
@@ -63,11 +63,59 @@ def test_the_tutorials_dbn_code_pretrains_and_finetunes(mode):
         datasets=[train, valid, test], batch_size=batch_size, learning_rate=0.1, mode=mode)
     first = np.mean(validate_model())
     assert len(validate_model()) == 6 and len(test_model()) == 6
-    for epoch in range(15):
+    for _epoch in range(15):
         costs = [train_fn(minibatch_index) for minibatch_index in range(n_train_batches)]
     assert np.all(np.isfinite(costs))
     assert np.mean(validate_model()) < min(first, 0.1)
     assert np.mean(test_model()) < 0.1
+
+
+def numpy_predictions(params, X):
+    """The class a sigmoid network with a softmax top predicts for each row: argmax of the logits."""
+    *hidden, W_out, b_out = params
+    activation = X
+    for W, b in zip(hidden[::2], hidden[1::2]):
+        activation = expit(activation @ W + b)
+    return np.argmax(activation @ W_out + b_out, axis=1)
+
+
+@pytest.mark.parametrize("data_dtype, dbn_dtype, mode", [
+    ("float64", None, None),  # issue 15: PyTensor's default floatX data, rbm's default (float32) network
+    ("float32", None, "NUMBA"),  # the other pairs in a mode that compiles faster
+    ("float32", "float64", "NUMBA"),
+])
+def test_the_tutorials_driver_takes_shared_data_of_any_float_type(data_dtype, dbn_dtype, mode):
+    """DBN.py's driver as written (shared floatX data, no mode), with data of another dtype than the DBN's.
+
+    Each minibatch is cast to the DBN's dtype: pretraining runs, and a fine-tuning step and the scores
+    agree with numpy on the same rows, so the cast data are the data (nothing dropped or reinterpreted).
+    """
+    assert pytensor.config.floatX == "float64"  # PyTensor's default, which the tutorial's data take
+    (train_x, train_y), valid, test = ((prototypes_dataset(n, seed)) for n, seed in ((40, 1), (20, 2), (20, 3)))
+    datasets = [shared_dataset(X, y, data_dtype) for X, y in ((train_x, train_y), valid, test)]
+    arguments = dict(numpy_rng=np.random.RandomState(123), n_ins=16, hidden_layers_sizes=[5, 4], n_outs=3)
+    dbn = rbm.DBN(**arguments) if dbn_dtype is None else rbm.DBN(**arguments, dtype=dbn_dtype)
+    assert dbn.dtype == (dbn_dtype or backend.get_floatx())
+    mode_argument = {} if mode is None else {"mode": mode}  # the tutorial passes none: rbm's default
+    pretraining_fns = dbn.pretraining_functions(train_set_x=datasets[0][0], batch_size=10, k=1, **mode_argument)
+    costs = [function(index=index, lr=0.1) for function in pretraining_fns for index in range(4)]
+    assert np.all(np.isfinite(costs))
+
+    dbn.logLayer.W.set_value(np.random.RandomState(8).normal(size=(4, 3)).astype(dbn.dtype))
+    before = [p.astype(np.float64) for p in dbn.get_params().values()]
+    train_fn, validate_model, test_model = dbn.build_finetune_functions(
+        datasets=datasets, batch_size=10, learning_rate=0.1, **mode_argument)
+    for score, (X, y) in ((validate_model, valid), (test_model, test)):
+        wrong = [np.sum(numpy_predictions(before, X[i:i + 10]) != y[i:i + 10]) for i in (0, 10)]
+        np.testing.assert_array_equal(np.round(np.array(score()) * 10), wrong)  # errors per minibatch of 10
+    # The rows as the DBN sees them: the data's dtype, then the network's (both exact for binary rows).
+    rows = train_x[10:20].astype(data_dtype).astype(dbn.dtype).astype(np.float64)
+    expected_cost, expected = numpy_finetune_step(before, rows, train_y[10:20], 0.1)
+    # float32 keeps ~7 significant digits; a 16-5-4-3 network's sums lose at most a few of them (rtol 1e-5)
+    tolerance = 1e-12 if dbn.dtype == "float64" else 1e-5
+    np.testing.assert_allclose(train_fn(1), expected_cost, rtol=tolerance)
+    for got, want in zip(dbn.get_params().values(), expected):
+        np.testing.assert_allclose(got, want, rtol=tolerance, atol=tolerance)
 
 
 def numpy_finetune_step(params, X, y, lr):
@@ -82,7 +130,8 @@ def numpy_finetune_step(params, X, y, lr):
     gradients = [activations[-1].T @ delta, delta.sum(axis=0)]
     weights = [W_out] + hidden[::2][::-1]
     for layer in range(len(hidden) // 2 - 1, -1, -1):
-        delta = (delta @ weights[len(hidden) // 2 - 1 - layer].T) * activations[layer + 1] * (1 - activations[layer + 1])
+        above = weights[len(hidden) // 2 - 1 - layer]
+        delta = (delta @ above.T) * activations[layer + 1] * (1 - activations[layer + 1])
         gradients = [activations[layer].T @ delta, delta.sum(axis=0)] + gradients
     return nll, [p - lr * g for p, g in zip(params, gradients)]
 
@@ -92,14 +141,45 @@ def test_a_finetuning_step_matches_numpy_backpropagation():
     dbn = small_dbn(dtype="float64")
     rng = np.random.RandomState(8)
     dbn.logLayer.W.set_value(rng.normal(size=(8, 3)))  # zero output weights would give zero hidden gradients
-    before = dbn.get_params()
+    before = list(dbn.get_params().values())
     datasets = [(X, y), (X, y), (X, y)]
     train_fn, _, _ = dbn.build_finetune_functions(datasets, batch_size=10, learning_rate=0.2, mode="NUMBA")
     cost = train_fn(1)
     expected_cost, expected = numpy_finetune_step(before, X[10:20], y[10:20], 0.2)
     np.testing.assert_allclose(cost, expected_cost, rtol=1e-12)
-    for got, want in zip(dbn.get_params(), expected):
+    for got, want in zip(dbn.get_params().values(), expected):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_get_params_names_every_parameter_in_the_order_of_params_and_set_params_restores_them():
+    dbn = small_dbn(dtype="float64")
+    params = dbn.get_params()
+    assert list(params) == ["hidden_0_W", "hidden_0_b", "hidden_1_W", "hidden_1_b", "output_W", "output_b"]
+    for array, variable in zip(params.values(), dbn.params):
+        np.testing.assert_array_equal(array, variable.get_value())
+        assert array is not variable.get_value(borrow=True)  # a copy
+    rng = np.random.RandomState(0)
+    changed = {name: rng.normal(size=array.shape) for name, array in params.items()}
+    dbn.set_params(**changed)
+    for name, array in dbn.get_params().items():
+        np.testing.assert_array_equal(array, changed[name])
+    dbn.set_params(output_b=params["output_b"])  # any subset, as RBM.set_params
+    np.testing.assert_array_equal(dbn.logLayer.b.get_value(), params["output_b"])
+    np.testing.assert_array_equal(dbn.logLayer.W.get_value(), changed["output_W"])
+
+
+@pytest.mark.parametrize("values, error, match", [
+    (dict(hidden_2_W=np.zeros((8, 3))), TypeError, "unknown parameters"),
+    (dict(hidden_0_b=np.zeros(11)), ValueError, r"hidden_0_b must have shape \(12,\)"),
+    (dict(output_W=np.full((8, 3), np.nan)), ValueError, "output_W holds NaN"),
+])
+def test_set_params_refuses_bad_arrays_and_changes_nothing(values, error, match):
+    dbn = small_dbn()
+    before = dbn.get_params()
+    with pytest.raises(error, match=match):
+        dbn.set_params(hidden_0_W=np.zeros((16, 12)), **values)
+    for name, array in dbn.get_params().items():
+        np.testing.assert_array_equal(array, before[name])
 
 
 def test_logistic_regression_matches_numpy_and_stays_finite():
