@@ -1,14 +1,16 @@
 """scikit-learn estimators: RBM feature extractors that drop into ``Pipeline`` and ``GridSearchCV``.
 
-:class:`BernoulliRBM` takes scikit-learn's ``BernoulliRBM`` parameters and
+:class:`rbm.estimators.BernoulliRBM` takes scikit-learn's ``BernoulliRBM`` parameters and
 methods (``fit``, ``partial_fit``, ``transform`` = hidden probabilities,
 ``score_samples`` = pseudo-likelihood, ``gibbs``, ``components_``, ...) and
 trains with rbm's compiled graphs (:class:`rbm.Trainer`), adding ``k``,
 ``persistent``, ``momentum``, ``weight_decay`` and ``mode``.
-:class:`GaussianBernoulliRBM` is the same for real-valued features. Nothing
+:class:`rbm.estimators.GaussianBernoulliRBM` is the same for real-valued features. Nothing
 happens in ``__init__``; inputs are checked with scikit-learn's utilities.
 """
+import collections
 import numbers
+import threading
 import warnings
 
 import numpy as np
@@ -16,20 +18,55 @@ import scipy.sparse as sp
 from scipy.special import expit, log_expit
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .models import GaussianBernoulliRBM as GaussianModel
+from . import backend
 from .models import RBM
+from .models import GaussianBernoulliRBM as GaussianModel
 from .training import Trainer
 from .validation import check_array
 
 __all__ = ["BernoulliRBM", "GaussianBernoulliRBM"]
 
 
+#: the float type the estimators train and keep their fitted arrays in, whatever the input's: a float32 and a
+#: float64 copy of the same X then give the same model (transform returns X's dtype)
+_TRAINING_DTYPE = np.float64
+#: Compiled trainers kept for reuse, least recently used first: (the settings that shape the compiled graph)
+#: -> (trainer, lock). Compiling costs seconds while fitting small data takes milliseconds, so the fits that
+#: share those settings (GridSearchCV's folds and refits, clones, partial_fit chunks) share one trainer. An
+#: estimator keeps no compiled state: each use first loads the estimator's whole training state into the
+#: trainer (so what another estimator left there never matters), and the lock keeps threads apart.
+_COMPILED_TRAINERS = collections.OrderedDict()
+_COMPILED_TRAINERS_LOCK = threading.Lock()
+_MAX_COMPILED_TRAINERS = 8
+
+
+def _numpy_generator(kind, value):
+    """The sampler's numpy Generator from a saved state: kind "seed" (an int), "numpy" (a state) or "jax" (a key).
+
+    A JAX key seeds a new Generator, as the trainer hands a JAX function's
+    generator back (so a mode changed between fits still continues from it).
+    """
+    if kind == "numpy":
+        generator = np.random.Generator(getattr(np.random, value["bit_generator"])())
+        generator.bit_generator.state = value
+        return generator
+    return np.random.default_rng(value.tolist() if kind == "jax" else value)
+
+
 class _RBMEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
-    """What both estimators share: validation, training through rbm.Trainer, the fitted attributes."""
+    """What both estimators share: validation, training through rbm.Trainer, the fitted attributes.
+
+    The fitted attributes are the training state: before each pass they are
+    written into a compiled trainer's model and read back after it. What
+    else training carries on from (the sampler's generator, the momentum
+    buffers, the pseudo-likelihood bit index) is kept in
+    ``_training_state``, so a pickled or copied estimator continues exactly
+    as the original would.
+    """
 
     _parameter_constraints = {
         "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -65,10 +102,27 @@ class _RBMEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 
+    @property
+    def _n_features_out(self):
+        """Number of output features (hidden units), for get_feature_names_out."""
+        return self.components_.shape[0]
+
     # -------------------------------------------------------------- fitting
     def fit(self, X, y=None):
-        """Fit the model to ``X`` (n_samples, n_features) for ``n_iter`` passes; returns self."""
+        """Fit the model to ``X`` for ``n_iter`` passes, from new initial parameters.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix (n_samples, n_features)
+        y : None
+            Ignored; accepted for scikit-learn's API.
+
+        Returns
+        -------
+        self
+        """
         self._validate_params()
+        backend.resolve_mode(self.mode)  # an unknown mode (or one missing JAX) fails before anything changes
         X = self._validate_X(X, reset=True)
         self.random_state_ = check_random_state(self.random_state)
         self._start(X)
@@ -76,10 +130,22 @@ class _RBMEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         return self
 
     def partial_fit(self, X, y=None):
-        """One pass over ``X``, continuing from the current state (or starting one); returns self."""
+        """One pass over ``X``, continuing from the current state (or starting one).
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix (n_samples, n_features)
+        y : None
+            Ignored; accepted for scikit-learn's API.
+
+        Returns
+        -------
+        self
+        """
         first = not hasattr(self, "components_")
         if first:
             self._validate_params()
+            backend.resolve_mode(self.mode)
         X = self._validate_X(X, reset=first)
         if first:
             self.random_state_ = check_random_state(self.random_state)
@@ -93,38 +159,99 @@ class _RBMEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         return X
 
     def _start(self, X):
-        """Initial parameters as scikit-learn's: W ~ N(0, 0.01^2), zero biases (plus the model's own)."""
-        dtype = X.dtype
-        self.components_ = self.random_state_.normal(0.0, 0.01, (self.n_components, X.shape[1])).astype(dtype)
-        self.intercept_hidden_ = np.zeros(self.n_components, dtype=dtype)
-        self.intercept_visible_ = np.zeros(X.shape[1], dtype=dtype)
+        """Initial parameters as scikit-learn's: W ~ N(0, 0.01^2), zero biases and chains (plus the model's own)."""
+        n_features = X.shape[1]
+        self.components_ = self.random_state_.normal(0.0, 0.01, (self.n_components, n_features))
+        self.intercept_hidden_ = np.zeros(self.n_components, dtype=_TRAINING_DTYPE)
+        self.intercept_visible_ = np.zeros(n_features, dtype=_TRAINING_DTYPE)
+        # the persistent chains' hidden states, batch_size of them as in scikit-learn (CD-k keeps none)
+        self.h_samples_ = np.zeros((self.batch_size, self.n_components)) if self.persistent else None
         self.n_iter_ = 0
-        self._trainer = None
+        # "sampler": None until the first pass, then ("numpy", a Generator's state) or ("jax", a JAX key)
+        self._training_state = {"seed": int(self.random_state_.randint(np.iinfo(np.int32).max)),
+                                "sampler": None, "bit_index": 0, "velocities": {}}
 
     def _train(self, X, n_passes):
         """``n_passes`` epochs of rbm.Trainer over ``X`` (dense), then the fitted attributes from the model."""
-        dense = np.asarray(X.toarray() if sp.issparse(X) else X)
-        batch_size = min(self.batch_size, dense.shape[0])
-        trainer = getattr(self, "_trainer", None)
-        if trainer is None or trainer.batch_size != batch_size or trainer.model.dtype != dense.dtype.name:
-            seed = int(self.random_state_.randint(np.iinfo(np.int32).max))
-            model = self._model_class(n_visible=dense.shape[1], n_hidden=self.n_components, seed=seed,
-                                      dtype=dense.dtype.name, **self._model_kwargs())
-            trainer = Trainer(model, learning_rate=self.learning_rate, k=self.k, persistent=self.persistent,
-                              batch_size=batch_size, momentum=self.momentum, weight_decay=self.weight_decay,
-                              mode=self.mode, seed=seed)
-        trainer.model.set_params(**self._model_arrays())  # the fitted attributes are the state
-        if n_passes:
-            history = trainer.fit(dense, epochs=n_passes, verbose=bool(self.verbose))
+        if n_passes == 0:
+            return
+        dense = np.asarray(X.toarray() if sp.issparse(X) else X, dtype=_TRAINING_DTYPE)
+        trainer, lock = self._compiled_trainer(min(self.batch_size, dense.shape[0]))
+        done = []
+
+        def after_epoch(trainer, record):
+            done.append(record)
             if self.verbose:
-                for record in history[-n_passes:]:
-                    print(f"[{type(self).__name__}] Iteration {self.n_iter_ + 1}, {self._cost_name} = "
-                          f"{record['cost']:.2f}, time = {record['time']:.2f}s")
-                    self.n_iter_ += 1
-            else:
-                self.n_iter_ += n_passes
-        self._trainer = trainer
-        self._read_model(trainer.model)
+                print(f"[{type(self).__name__}] Iteration {self.n_iter_ + len(done)}, {self._cost_name()} = "
+                      f"{record['cost']:.2f}, time = {record['time']:.2f}s")
+
+        with lock:
+            self._load_state(trainer)
+            try:
+                # the trainer's own epoch line and progress bar stay off: the estimator prints scikit-learn's line
+                trainer.fit(dense, epochs=n_passes, verbose=False, callbacks=[after_epoch])
+                self._save_state(trainer)
+            finally:
+                # a kept trainer holds no estimator's data: the training set goes, its history too
+                backend.set_shared_data(trainer._batches, np.zeros((1, trainer.batch_size, dense.shape[1])),
+                                        trainer.mode)
+                trainer.history.clear()
+        self.n_iter_ += len(done)
+
+    def _compiled_trainer(self, batch_size):
+        """(trainer, lock) for minibatches of ``batch_size`` rows and this estimator's settings, compiled once."""
+        key = (type(self), self.mode, self.n_features_in_, self.n_components, batch_size, self.batch_size,
+               float(self.learning_rate), int(self.k), bool(self.persistent), float(self.momentum),
+               float(self.weight_decay), *sorted(self._model_kwargs().items()))
+        with _COMPILED_TRAINERS_LOCK:
+            if key not in _COMPILED_TRAINERS:
+                # the seed is immaterial: each use sets the sampler's state (_load_state)
+                model = self._model_class(n_visible=self.n_features_in_, n_hidden=self.n_components, seed=0,
+                                          dtype=np.dtype(_TRAINING_DTYPE).name, **self._model_kwargs())
+                trainer = Trainer(model, learning_rate=self.learning_rate, k=self.k, persistent=self.persistent,
+                                  batch_size=batch_size, n_chains=self.batch_size if self.persistent else None,
+                                  momentum=self.momentum, weight_decay=self.weight_decay, mode=self.mode)
+                _COMPILED_TRAINERS[key] = (trainer, threading.Lock())
+                while len(_COMPILED_TRAINERS) > _MAX_COMPILED_TRAINERS:
+                    _COMPILED_TRAINERS.popitem(last=False)
+            _COMPILED_TRAINERS.move_to_end(key)
+            return _COMPILED_TRAINERS[key]
+
+    def _load_state(self, trainer):
+        """Write the fitted attributes and ``_training_state`` into ``trainer`` and its model."""
+        model, state = trainer.model, self._training_state
+        model.set_params(**self._model_arrays())
+        model.bit_i_idx.set_value(np.int64(state["bit_index"]))
+        if trainer.persistent_chain is not None:
+            backend.set_shared_data(trainer.persistent_chain, np.array(self.h_samples_), trainer.mode)
+        for velocity in trainer.velocities:
+            saved = state["velocities"].get(velocity.name)
+            backend.set_shared_data(velocity, np.zeros(velocity.get_value(borrow=True).shape)
+                                    if saved is None else np.array(saved), trainer.mode)
+        kind, value = state["sampler"] or ("seed", state["seed"])
+        if backend.uses_jax(trainer.mode):
+            # A JAX function draws from its own copy of the generator (see backend.jax_rng_key), which exists
+            # once the function is compiled: compile it now (Trainer.fit would) and give it the key.
+            if kind != "jax":
+                value = _numpy_generator(kind, value).integers(2 ** 32, size=2, dtype=np.uint32)
+            if trainer._train_fn is None:
+                trainer._build_train_fn()
+            backend.set_jax_rng_key(trainer._train_fn, model.rng, value)
+        else:
+            model.rng.set_value(_numpy_generator(kind, value), borrow=True)
+
+    def _save_state(self, trainer):
+        """Read the fitted attributes and ``_training_state`` back from ``trainer`` after training."""
+        model, state = trainer.model, self._training_state
+        self._read_model(model)
+        state["bit_index"] = int(model.bit_i_idx.get_value())
+        if trainer.persistent_chain is not None:
+            self.h_samples_ = np.array(trainer.persistent_chain.get_value(borrow=True))
+        state["velocities"] = {v.name: np.array(v.get_value(borrow=True)) for v in trainer.velocities}
+        if backend.uses_jax(trainer.mode):
+            state["sampler"] = ("jax", np.array(backend.jax_rng_key(trainer._train_fn, model.rng)))
+        else:
+            state["sampler"] = ("numpy", model.rng.get_value(borrow=True).bit_generator.state)
 
     def _model_arrays(self):
         return {"W": self.components_.T, "hbias": self.intercept_hidden_, "vbias": self.intercept_visible_}
@@ -135,30 +262,51 @@ class _RBMEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         self.intercept_hidden_ = params["hbias"]
         self.intercept_visible_ = params["vbias"]
 
-    def __getstate__(self):
-        # The trainer holds compiled functions, which do not pickle; it is rebuilt from the arrays.
-        state = dict(self.__dict__)
-        state.pop("_trainer", None)
-        return state
-
     # ------------------------------------------------------------ transforms
     def transform(self, X):
-        """The hidden units' probabilities p(h_j = 1 | x), shape (n_samples, n_components)."""
+        """The hidden units' probabilities p(h_j = 1 | x): the features.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix (n_samples, n_features)
+
+        Returns
+        -------
+        array (n_samples, n_components)
+            In X's dtype.
+        """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        return self._hidden_probabilities(X)
+        return self._mean_hiddens(X).astype(X.dtype, copy=False)
 
-    def _hidden_probabilities(self, X):
-        activation = safe_sparse_dot(self._scaled(X), self.components_.T.astype(X.dtype)) + self.intercept_hidden_
-        return expit(activation).astype(X.dtype, copy=False)
+    def _mean_hiddens(self, v):
+        """p(h_j = 1 | v) for validated rows ``v`` (dense, sparse or one 1-D row), in float64."""
+        v = v.astype(_TRAINING_DTYPE) if v.dtype != _TRAINING_DTYPE else v
+        return expit(safe_sparse_dot(self._scaled(v), self.components_.T) + self.intercept_hidden_)
+
+    def _sample_hiddens(self, v, rng):
+        """A binary (bool) sample of h ~ p(h | v), drawn as uniform < p with the RandomState ``rng``."""
+        p = self._mean_hiddens(v)
+        return rng.uniform(size=p.shape) < p
 
     def gibbs(self, v):
-        """One Gibbs step from the visible rows ``v``: a sample of h, then of v (numpy, ``random_state_``)."""
+        """One Gibbs step from the visible rows ``v``: a sample of h, then of v.
+
+        Computed in numpy with the fitted ``random_state_``.
+
+        Parameters
+        ----------
+        v : array-like or sparse matrix (n_samples, n_features)
+
+        Returns
+        -------
+        array (n_samples, n_features)
+            The new visible sample, in v's dtype.
+        """
         check_is_fitted(self)
         v = self._validate_X(v, reset=False)
-        rng = self.random_state_
-        hidden = (rng.uniform(size=(v.shape[0], self.n_components)) < self._hidden_probabilities(v))
-        return self._sample_visible(hidden.astype(v.dtype), rng)
+        hidden = self._sample_hiddens(v, self.random_state_)
+        return self._sample_visibles(hidden, self.random_state_).astype(v.dtype)
 
 
 class _NonNegativeRBM(RBM):
@@ -183,28 +331,60 @@ class BernoulliRBM(_RBMEstimator):
     n_iter : int, default=10
         Passes over the training set.
     verbose : int, default=0
+        When true, one line per pass, as scikit-learn's:
+        ``[BernoulliRBM] Iteration 1, pseudo-likelihood = -25.39, time = 0.05s``
+        (the pseudo-likelihood the trainer monitored during the pass; the
+        reconstruction's log-likelihood when ``persistent=False``).
     random_state : int, RandomState or None
         Initial weights and the sampler's seed.
     k : int, default=1
         Gibbs steps per update (scikit-learn's is 1).
     persistent : bool, default=True
         PCD-k (as scikit-learn) or CD-k.
-    momentum, weight_decay : float, default=0
+    momentum : float in [0, 1), default=0
+    weight_decay : float >= 0, default=0
+        L2 penalty on the weights.
     mode : str, default="cpu"
         rbm's compile mode (:func:`rbm.backend.resolve_mode`).
 
+    Attributes
+    ----------
+    components_ : array (n_components, n_features)
+        The weights.
+    intercept_hidden_ : array (n_components,)
+    intercept_visible_ : array (n_features,)
+    h_samples_ : array (batch_size, n_components) or None
+        The persistent chains' hidden states (None with ``persistent=False``).
+    n_features_in_ : int
+    n_iter_ : int
+        Passes over the data so far.
+    random_state_ : RandomState
+
+    Notes
+    -----
     X holds values in [0, 1] (probabilities or binary). Negative values are
     refused; values above 1 are used as given, as scikit-learn's
     ``BernoulliRBM`` does, with a warning (scale X first, e.g. with
-    ``MinMaxScaler``).
+    ``MinMaxScaler``). Training runs in float64 whatever X's dtype, so a
+    float32 and a float64 copy of the same X give the same model, and the
+    fitted arrays are float64; ``transform`` returns X's dtype. Fits with
+    the same settings and data width reuse one compiled training function
+    (e.g. in ``GridSearchCV``); a pickled estimator continues training
+    exactly where the original would. The estimator is a scikit-learn transformer, so
+    ``fit_transform``, ``get_params``, ``set_params``, ``set_output`` and
+    ``get_feature_names_out`` are scikit-learn's.
 
-    Attributes: ``components_`` (n_components, n_features),
-    ``intercept_hidden_``, ``intercept_visible_``, ``n_features_in_``,
-    ``n_iter_``, ``random_state_``.
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rbm.estimators import BernoulliRBM
+    >>> X = (np.random.default_rng(0).random((40, 6)) < 0.5).astype(float)
+    >>> estimator = BernoulliRBM(n_components=3, n_iter=2, random_state=0).fit(X)
+    >>> estimator.transform(X[:2]).shape, estimator.components_.shape
+    ((2, 3), (3, 6))
     """
 
     _model_class = _NonNegativeRBM
-    _cost_name = "pseudo-likelihood"
 
     def __init__(self, n_components=256, *, learning_rate=0.1, batch_size=10, n_iter=10, verbose=0,
                  random_state=None, k=1, persistent=True, momentum=0.0, weight_decay=0.0, mode="cpu"):
@@ -228,23 +408,37 @@ class BernoulliRBM(_RBMEstimator):
                           "MinMaxScaler, for a meaningful model)", UserWarning, stacklevel=4)
 
     def _model_kwargs(self):
+        """The model's settings beyond its size, part of the compiled graph (none for the binary RBM)."""
         return {}
+
+    def _cost_name(self):
+        """What the trainer monitors: the pseudo-likelihood with persistent chains, else the reconstruction's."""
+        return "pseudo-likelihood" if self.persistent else "reconstruction log-likelihood"
 
     @staticmethod
     def _scaled(X):
         return X
 
-    def _sample_visible(self, hidden, rng):
-        p = expit(hidden @ self.components_.astype(hidden.dtype) + self.intercept_visible_)
-        return (rng.uniform(size=p.shape) < p).astype(hidden.dtype)
+    def _sample_visibles(self, h, rng):
+        """A binary (bool) sample of v ~ p(v | h), drawn as uniform < p with the RandomState ``rng``."""
+        p = expit(h @ self.components_ + self.intercept_visible_)
+        return rng.uniform(size=p.shape) < p
 
     def score_samples(self, X):
-        """Pseudo-log-likelihood of each row: sum_i log p(x_i | x_-i) = sum_i log sigmoid(F(x^i) - F(x)).
+        """Pseudo-log-likelihood of each row: sum_i log p(x_i | x_(-i)) = sum_i log sigmoid(F(x^i) - F(x)).
 
         x^i is x with feature i flipped. scikit-learn's ``BernoulliRBM``
         returns n_features times this term for one feature drawn at random,
         an unbiased estimate of the same sum; here every feature is summed, so
         a row's score depends on that row alone (and is exact).
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix (n_samples, n_features)
+
+        Returns
+        -------
+        array (n_samples,) of float64
         """
         check_is_fitted(self)
         v = self._validate_X(X, reset=False)
@@ -264,16 +458,32 @@ class BernoulliRBM(_RBMEstimator):
 class GaussianBernoulliRBM(_RBMEstimator):
     """Gaussian-Bernoulli RBM feature extractor for real-valued features (standardise them first).
 
-    Parameters are :class:`BernoulliRBM`'s plus ``sigma`` (the visible
-    units' standard deviation, a number or one per feature, default 1) and
-    ``learn_sigma``; the default learning rate is lower (0.01), as real-valued
-    visible units need. ``score_samples`` is the unnormalised log-density
-    -F(x) (log p(x) up to the constant log Z, see :mod:`rbm.evaluation`).
-    Extra attribute: ``sigma_``.
+    ``score_samples`` is the unnormalised log-density -F(x) (log p(x) up to
+    the constant log Z, see :mod:`rbm.evaluation`).
+
+    Parameters
+    ----------
+    n_components : int, default=256
+        Number of hidden units.
+    learning_rate : float, default=0.01
+        Lower than :class:`BernoulliRBM`'s, as real-valued visible units need.
+    batch_size, n_iter, verbose, random_state, k, persistent, momentum, weight_decay, mode
+        As for :class:`BernoulliRBM`.
+    sigma : float or array (n_features,) > 0, default=1.0
+        The visible units' standard deviations.
+    learn_sigma : bool, default=False
+        Learn sigma too (through log sigma).
+
+    Attributes
+    ----------
+    components_, intercept_hidden_, intercept_visible_, h_samples_, n_features_in_, n_iter_, random_state_
+        As for :class:`BernoulliRBM` (its verbose line reports the mean squared
+        reconstruction error).
+    sigma_ : array (n_features,)
+        The visible units' standard deviations, learnt or not.
     """
 
     _model_class = GaussianModel
-    _cost_name = "reconstruction error"
     _parameter_constraints = {
         **_RBMEstimator._parameter_constraints,
         "sigma": [Interval(numbers.Real, 0, None, closed="neither"), "array-like"],
@@ -295,28 +505,42 @@ class GaussianBernoulliRBM(_RBMEstimator):
 
     def _start(self, X):
         super()._start(X)
-        sigma = GaussianModel._check_sigma(self.sigma, X.shape[1])
-        self.sigma_ = sigma.astype(X.dtype)
+        self.sigma_ = GaussianModel._check_sigma(self.sigma, X.shape[1]).astype(_TRAINING_DTYPE)
 
     def _model_kwargs(self):
-        return {"sigma": self.sigma_, "learn_sigma": self.learn_sigma}
+        # sigma itself is a value the trainer's model is given before each use (_model_arrays)
+        return {"learn_sigma": self.learn_sigma}
+
+    @staticmethod
+    def _cost_name():
+        return "reconstruction error"
 
     def _model_arrays(self):
         return {**super()._model_arrays(), "sigma": self.sigma_}
 
     def _read_model(self, model):
         super()._read_model(model)
-        self.sigma_ = model.get_sigma().astype(self.components_.dtype)
+        self.sigma_ = model.get_sigma()
 
     def _scaled(self, X):
         return X.multiply(1 / self.sigma_).tocsr() if sp.issparse(X) else X / self.sigma_
 
-    def _sample_visible(self, hidden, rng):
-        mean = self.intercept_visible_ + self.sigma_ * (hidden @ self.components_.astype(hidden.dtype))
-        return (mean + self.sigma_ * rng.standard_normal(mean.shape)).astype(hidden.dtype)
+    def _sample_visibles(self, h, rng):
+        """A sample of v ~ N(b + sigma * (h W), sigma^2) with the RandomState ``rng``."""
+        mean = self.intercept_visible_ + self.sigma_ * (h @ self.components_)
+        return mean + self.sigma_ * rng.standard_normal(mean.shape)
 
     def score_samples(self, X):
-        """-F(x) per row: the log-density up to the model's constant log Z."""
+        """-F(x) per row: the log-density up to the model's constant log Z.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix (n_samples, n_features)
+
+        Returns
+        -------
+        array (n_samples,) of float64
+        """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         dense = np.asarray(X.toarray() if sp.issparse(X) else X, dtype=np.float64)
