@@ -1,5 +1,6 @@
 """Training loops that compile a model's graphs once and run them over the data."""
+from .dbm import DBMTrainer
 from .dbn import DBNTrainer
 from .trainer import Trainer, TrainingDiverged
 
-__all__ = ["DBNTrainer", "Trainer", "TrainingDiverged"]
+__all__ = ["DBMTrainer", "DBNTrainer", "Trainer", "TrainingDiverged"]
