@@ -27,5 +27,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_epoch.py $(ARGS)
 
+# The documentation, into docs/_build/html; any Sphinx warning fails the build. The examples are shown
+# with their stored figures, not run (they train for minutes).
+.PHONY: docs
+docs: $(STAMP)
+	$(BIN)/python -m sphinx -b html -W --keep-going -q docs docs/_build/html
+
 clean:
-	rm -rf $(VENV) rbm_plots .pytest_cache
+	rm -rf $(VENV) rbm_plots .pytest_cache docs/_build docs/api/generated

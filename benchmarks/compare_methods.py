@@ -5,7 +5,7 @@ For each method: the training time, log Z by AIS (100 runs, 14,501
 temperatures), train and test log-likelihood from it (errs high), and the
 conservative RAISE figure (200 random test digits, 5,000 temperatures; the
 full-test value is AIS's plus the mean RAISE - AIS difference on those digits).
-The README's "Methods compared" table comes from this script.
+The "Methods compared" table of the docs' Results page (docs/results.rst) comes from this script.
 
     python benchmarks/compare_methods.py --data-dir ../shared/data/mnist --epochs 30
 """

@@ -8,7 +8,7 @@ digits, 10 samples kept every 1,000 Gibbs steps. Writes
 ``model.npz`` (plain-RBM W, hbias, vbias) into ``--out``.
 
 ``--preset likelihood`` is the recipe for test log-likelihood on binarised
-MNIST (see PRESETS and the README's table of methods); flags given with it
+MNIST (see PRESETS and the methods table in docs/results.rst); flags given with it
 override its values.
 """
 import argparse
@@ -39,7 +39,7 @@ def positive_float(text):
     return value
 
 
-#: settings of --preset; the README's methods table gives what each reached
+#: settings of --preset; the methods table in docs/results.rst gives what each reached
 PRESETS = {
     # centered PCD-1 (Melchior et al. 2016), 100 persistent chains, batch 100, learning rate decaying
     # linearly to 0; AIS, a tracking AIS every 40 epochs, and RAISE on 300 test digits

@@ -37,11 +37,38 @@ _IDX_MAGIC = {2049: 1, 2051: 3}  # labels are 1-D, images 3-D
 _TRAIN_SIZE = 50000  # the tutorial's split of the 60,000 training images
 
 Split = collections.namedtuple("Split", ["X", "y"])
+Split.__doc__ = """One part of a dataset: images and their labels.
+
+Parameters
+----------
+X : array (n, 784)
+    The images, one per row, in [0, 1].
+y : array (n,) of int64
+    The digit of each row, 0..9.
+"""
 MnistSplits = collections.namedtuple("MnistSplits", ["train", "valid", "test"])
+MnistSplits.__doc__ = """MNIST as the tutorial splits it; each part is a :class:`Split`.
+
+Parameters
+----------
+train : Split
+    The first 50,000 of the published training images.
+valid : Split
+    The last 10,000 of the published training images.
+test : Split
+    The 10,000 published test images.
+"""
 
 
 def default_data_dir():
-    """``$RBM_DATA_DIR`` if set, else ``~/.cache/rbm``."""
+    """Where MNIST is looked for and downloaded when no folder is named.
+
+    Returns
+    -------
+    str
+        ``$RBM_DATA_DIR`` if set (and not empty), else ``~/.cache/rbm``
+        with ``~`` expanded.
+    """
     return os.environ.get("RBM_DATA_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "rbm")
 
 
@@ -85,8 +112,31 @@ def _download(name, folder, mirrors):
 def fetch_mnist_files(data_dir=None, download=True, mirrors=MNIST_MIRRORS):
     """Paths of the four MNIST files, each checked against its sha256.
 
-    With ``data_dir`` the files must be there; without it they are looked up in
-    :func:`default_data_dir` and downloaded there when absent (if ``download``).
+    Parameters
+    ----------
+    data_dir : str or path-like, optional
+        A folder that must hold the four files of :data:`MNIST_FILES`.
+        Without it they are looked up in :func:`default_data_dir` and
+        downloaded there when absent.
+    download : bool, default True
+        Whether missing files may be downloaded (into the default folder only).
+    mirrors : sequence of str, default :data:`MNIST_MIRRORS`
+        Base URLs tried in order for each missing file.
+
+    Returns
+    -------
+    dict
+        File name -> path, for the four names of :data:`MNIST_FILES`.
+
+    Raises
+    ------
+    FileNotFoundError
+        A file is missing from ``data_dir`` (or from the default folder with
+        ``download=False``).
+    ValueError
+        A file's sha256 differs from the published one.
+    OSError
+        No mirror served a missing file (the message says how to work offline).
     """
     folder = os.fspath(data_dir) if data_dir is not None else default_data_dir()
     if data_dir is not None and not os.path.isdir(folder):
@@ -106,7 +156,35 @@ def fetch_mnist_files(data_dir=None, download=True, mirrors=MNIST_MIRRORS):
 
 
 def read_idx(path):
-    """The array in an IDX file (gzipped or not), checked for magic number and length."""
+    """The array in an IDX file (gzipped or not), checked for magic number and length.
+
+    Parameters
+    ----------
+    path : str or path-like
+        An IDX file of unsigned bytes: labels (magic number 2049, 1-D) or
+        images (2051, 3-D); read through gzip when the name ends in ``.gz``.
+
+    Returns
+    -------
+    array of uint8
+        (n,) labels or (n, rows, columns) images, as the header says.
+
+    Raises
+    ------
+    ValueError
+        The file is unreadable, has another magic number, or its length does
+        not match its header.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from rbm.datasets import read_idx
+    >>> path = os.path.join(tempfile.mkdtemp(), "labels-idx1-ubyte")
+    >>> with open(path, "wb") as stream:  # magic number 2049, 3 labels, then the labels
+    ...     _ = stream.write(bytes([0, 0, 8, 1, 0, 0, 0, 3, 7, 2, 1]))
+    >>> read_idx(path)
+    array([7, 2, 1], dtype=uint8)
+    """
     opener = gzip.open if os.fspath(path).endswith(".gz") else open
     try:
         with opener(path, "rb") as stream:
@@ -140,7 +218,22 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
 
 
 def load_mnist_pkl(path):
-    """The tutorial's ``mnist.pkl.gz``: (train, valid, test) splits of float images in [0, 1]."""
+    """The tutorial's ``mnist.pkl.gz``: (train, valid, test) splits of float images in [0, 1].
+
+    The file is unpickled by an unpickler that admits numpy arrays only, so
+    it cannot run code.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The gzipped pickle of ``((train_X, train_y), (valid_X, valid_y),
+        (test_X, test_y))``.
+
+    Returns
+    -------
+    MnistSplits
+        Images as float64, labels as int64.
+    """
     try:
         with gzip.open(path, "rb") as stream:
             splits = _ArraysOnlyUnpickler(stream, encoding="latin1").load()
@@ -153,7 +246,35 @@ def load_mnist_pkl(path):
 
 
 def binarize(X, method="threshold", seed=None):
-    """Binary copy of X in [0, 1]: ``"threshold"`` (X > 0.5) or ``"stochastic"`` (u < X, seeded)."""
+    """Binary copy of X in [0, 1]: ``"threshold"`` (X > 0.5) or ``"stochastic"`` (u < X, seeded).
+
+    Parameters
+    ----------
+    X : array
+        Grey levels in [0, 1].
+    method : {"threshold", "stochastic"}, default "threshold"
+        ``"threshold"`` keeps the pixels above 0.5 (as PyDeep loads MNIST);
+        ``"stochastic"`` sets each pixel with probability X, as Salakhutdinov
+        and Murray (2008) binarise it.
+    seed : int, optional
+        Seeds the uniform draws of ``"stochastic"``.
+
+    Returns
+    -------
+    array
+        0s and 1s, of X's shape and dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rbm.datasets import binarize
+    >>> X = np.array([[0.1, 0.5, 0.9]])
+    >>> binarize(X)
+    array([[0., 0., 1.]])
+    >>> binarize(np.full((2, 4), 0.5), "stochastic", seed=0)  # the same for the same seed
+    array([[0., 1., 1., 1.],
+           [0., 0., 0., 0.]])
+    """
     if method == "threshold":
         return (X > 0.5).astype(X.dtype)
     if method == "stochastic":
@@ -164,10 +285,26 @@ def binarize(X, method="threshold", seed=None):
 def load_mnist(data_dir=None, download=True, binarize_method=None, seed=None, dtype="float64"):
     """MNIST as the tutorial splits it: 50,000 train, 10,000 valid, 10,000 test.
 
-    Returns ``MnistSplits(train, valid, test)``, each a ``Split(X, y)`` with
-    X (n, 784) in [0, 1] of ``dtype`` and y (n,) int64 labels. ``data_dir``
-    may hold the four IDX .gz files or the tutorial's ``mnist.pkl.gz``.
-    ``binarize_method`` is None, "threshold" or "stochastic" (with ``seed``).
+    Parameters
+    ----------
+    data_dir : str or path-like, optional
+        A folder holding the four IDX ``.gz`` files of :data:`MNIST_FILES` or
+        the tutorial's ``mnist.pkl.gz``. Without it the IDX files are read
+        from :func:`default_data_dir`, downloaded there first if missing.
+    download : bool, default True
+        Whether missing files may be downloaded (see :func:`fetch_mnist_files`).
+    binarize_method : {None, "threshold", "stochastic"}, default None
+        Keep grey levels (None) or binarise every split with :func:`binarize`.
+    seed : int, optional
+        Seeds ``"stochastic"`` binarisation (each split draws independently).
+    dtype : str or numpy dtype, default "float64"
+        The images' dtype.
+
+    Returns
+    -------
+    MnistSplits
+        ``(train, valid, test)``, each a :class:`Split` ``(X, y)`` with X
+        (n, 784) in [0, 1] of ``dtype`` and y (n,) int64 labels.
     """
     if binarize_method not in (None, "threshold", "stochastic"):
         raise ValueError(f"binarize_method must be None, 'threshold' or 'stochastic', got {binarize_method!r}")

@@ -19,10 +19,37 @@ def tile_raster_images(X, img_shape, tile_shape, tile_spacing=(1, 1),
                        scale_rows_to_unit_interval=True):
     """Lay the rows of ``X`` out as a grid of ``img_shape`` images, like the tutorial's helper.
 
-    ``X`` is (n_images, height * width); ``tile_shape`` is (rows, columns) of
-    the grid, filled row by row, with empty tiles left black. Returns a uint8
-    array of shape ((h + s0) * rows - s0, (w + s1) * columns - s1).
-    For filters pass ``W.T`` so that each hidden unit's weights form a row.
+    Parameters
+    ----------
+    X : array (n_images, height * width)
+        One image per row. For filters pass ``W.T``, so that each hidden
+        unit's weights form a row. Rows past rows x columns are left out.
+    img_shape : (int, int)
+        (height, width) of each image.
+    tile_shape : (int, int)
+        (rows, columns) of the grid, filled row by row; empty tiles stay black.
+    tile_spacing : (int, int), default (1, 1)
+        Black pixels between tiles, vertically and horizontally.
+    scale_rows_to_unit_interval : bool, default True
+        Stretch each row to [0, 1] first (filters have any range); when
+        False, ``X`` must already hold values in [0, 1].
+
+    Returns
+    -------
+    array of uint8, shape ((h + s0) * rows - s0, (w + s1) * columns - s1)
+        The grid as grey levels 0..255, ready for :func:`save_image`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rbm.images import tile_raster_images
+    >>> filters = np.arange(12.0).reshape(3, 4)  # three 2x2 "images"
+    >>> tiles = tile_raster_images(filters, img_shape=(2, 2), tile_shape=(1, 3))
+    >>> tiles.shape, tiles.dtype
+    ((2, 8), dtype('uint8'))
+    >>> tiles[:, :2]  # the first image, stretched to 0..255
+    array([[  0,  85],
+           [170, 255]], dtype=uint8)
     """
     height, width = (check_positive_int(n, "img_shape entry") for n in img_shape)
     n_rows, n_cols = (check_positive_int(n, "tile_shape entry") for n in tile_shape)
@@ -46,7 +73,27 @@ def tile_raster_images(X, img_shape, tile_shape, tile_spacing=(1, 1),
 def save_image(array, path, scale=1):
     """Save a 2-D uint8 array (e.g. from :func:`tile_raster_images`) as a PNG, atomically.
 
-    ``scale`` enlarges each pixel to scale x scale (for small patches).
+    The image is written to a temporary file that is then renamed, so a
+    failure leaves no half-written PNG.
+
+    Parameters
+    ----------
+    array : array of uint8, 2-D
+        Grey levels, 0 black and 255 white.
+    path : str or path-like
+        Where to write; must end in ``.png``.
+    scale : int >= 1, default 1
+        Enlarges each pixel to scale x scale (for small patches).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from rbm.images import save_image
+    >>> folder = tempfile.mkdtemp()
+    >>> save_image(np.zeros((28, 28), dtype=np.uint8), os.path.join(folder, "black.png"), scale=2)
+    >>> os.listdir(folder)
+    ['black.png']
     """
     scale = check_positive_int(scale, "scale")
     array = np.asarray(array)
@@ -68,10 +115,22 @@ def save_image(array, path, scale=1):
 
 
 def plot_curves(path, curves, xlabel="epoch", title=None):
-    """Write a PNG of one panel per curve: ``curves`` maps a label to (x values, y values).
+    """Write a PNG of one panel per curve, stacked and sharing the x axis.
 
-    matplotlib draws it off screen (its Agg backend); the file is written to
-    a temporary name and renamed, so a failure leaves no half-written PNG.
+    matplotlib (``pip install 'rbm[plots]'``) draws it off screen (its Agg
+    backend); the file is written to a temporary name and renamed, so a
+    failure leaves no half-written PNG.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The PNG to write.
+    curves : dict
+        label -> (x values, y values), one panel each, in order.
+    xlabel : str, default "epoch"
+        The shared x axis's label.
+    title : str, optional
+        Written above the first panel.
     """
     import matplotlib
 

@@ -22,7 +22,10 @@ def numba_transpose_as_view():
     """
     try:
         from pytensor.link.numba.dispatch.basic import (
-            numba_funcify_default_op_cache_key, numba_njit, register_funcify_default_op_cache_key)
+            numba_funcify_default_op_cache_key,
+            numba_njit,
+            register_funcify_default_op_cache_key,
+        )
         from pytensor.tensor.elemwise import DimShuffle
     except ImportError:  # a PyTensor without this dispatch layout: keep its own code
         return
@@ -48,8 +51,7 @@ def numba_sigmoid_in_input_precision():
     ~15% faster per element (benchmarks/bench_epoch.py). float64 is unchanged.
     """
     try:
-        from pytensor.link.numba.dispatch.basic import (
-            numba_funcify_and_cache_key, numba_njit, register_funcify_and_cache_key)
+        from pytensor.link.numba.dispatch.basic import numba_funcify_and_cache_key, numba_njit, register_funcify_and_cache_key
         from pytensor.link.numba.dispatch.scalar import scalar_op_cache_key
         from pytensor.scalar.math import Sigmoid
     except ImportError:
@@ -141,6 +143,28 @@ def static_slice_length(entry):
 
     Only for slices with a symbolic bound, no step (or step 1) and both
     bounds given, e.g. the tutorial's ``x[index * batch_size:(index + 1) * batch_size]``.
+    JAX needs such lengths when it compiles; rbm's JAX modes use this to run
+    the tutorial's ``givens`` slices.
+
+    Parameters
+    ----------
+    entry : slice
+        A slice whose bounds are integer expressions (symbolic or constant).
+
+    Returns
+    -------
+    int or None
+        stop - start when it is the same constant for every value of the
+        symbolic inputs (0 when negative), else None.
+
+    Examples
+    --------
+    >>> from rbm.backend import pt, static_slice_length
+    >>> index = pt.lscalar("index")
+    >>> static_slice_length(slice(index * 20, (index + 1) * 20))
+    20
+    >>> static_slice_length(slice(index, 2 * index)) is None  # depends on index
+    True
     """
     from pytensor.graph.basic import Constant
 

@@ -15,7 +15,22 @@ __all__ = ["Schedule", "constant", "linear", "exponential", "as_schedule", "desc
 
 
 class Schedule:
-    """``schedule(epoch) -> value``, with a description such as ``linear(0.1, 0.001, 100)``."""
+    """``schedule(epoch) -> value``, with a description such as ``linear(0.1, 0.001, 100)``.
+
+    Parameters
+    ----------
+    function : callable
+        ``function(epoch)`` gives the value for the epoch (0, 1, ...).
+    description : str
+        How the schedule was made; its ``repr`` and what checkpoints record.
+
+    Examples
+    --------
+    >>> from rbm.training.schedules import Schedule
+    >>> halving = Schedule(lambda epoch: 0.1 / 2 ** epoch, "halving(0.1)")
+    >>> halving(3), halving
+    (0.0125, halving(0.1))
+    """
 
     def __init__(self, function, description):
         self._function = function
@@ -29,13 +44,48 @@ class Schedule:
 
 
 def constant(value):
-    """The same ``value`` every epoch."""
+    """The same ``value`` every epoch.
+
+    Parameters
+    ----------
+    value : float
+        A finite number.
+
+    Returns
+    -------
+    Schedule
+
+    Examples
+    --------
+    >>> from rbm.training.schedules import constant
+    >>> constant(0.1)(0), constant(0.1)(500)
+    (0.1, 0.1)
+    """
     value = check_float(value, "value")
     return Schedule(lambda epoch: value, f"constant({value!r})")
 
 
 def linear(start, end, epochs):
-    """From ``start`` at epoch 0 in a straight line to ``end`` at epoch ``epochs``, then ``end``."""
+    """From ``start`` at epoch 0 in a straight line to ``end`` at epoch ``epochs``, then ``end``.
+
+    Parameters
+    ----------
+    start, end : float
+        The values at epoch 0 and from epoch ``epochs`` on.
+    epochs : int >= 1
+        The epoch at which ``end`` is reached.
+
+    Returns
+    -------
+    Schedule
+
+    Examples
+    --------
+    >>> from rbm.training.schedules import linear
+    >>> schedule = linear(0.02, 0.0, 320)  # the likelihood preset's learning rate
+    >>> [schedule(epoch) for epoch in (0, 160, 320, 400)]
+    [0.02, 0.01, 0.0, 0.0]
+    """
     start, end = check_float(start, "start"), check_float(end, "end")
     epochs = check_positive_int(epochs, "epochs")
     return Schedule(lambda epoch: start + (end - start) * min(epoch, epochs) / epochs,
@@ -43,14 +93,61 @@ def linear(start, end, epochs):
 
 
 def exponential(start, decay):
-    """``start * decay ** epoch``."""
+    """``start * decay ** epoch``.
+
+    Parameters
+    ----------
+    start : float
+        The value at epoch 0.
+    decay : float > 0
+        The factor applied per epoch.
+
+    Returns
+    -------
+    Schedule
+
+    Examples
+    --------
+    >>> from rbm.training.schedules import exponential
+    >>> schedule = exponential(0.1, 0.5)
+    >>> schedule(0), schedule(2), schedule
+    (0.1, 0.025, exponential(0.1, 0.5))
+    """
     start = check_float(start, "start")
     decay = check_float(decay, "decay", low=0.0, low_inclusive=False)
     return Schedule(lambda epoch: start * decay ** epoch, f"exponential({start!r}, {decay!r})")
 
 
 def as_schedule(value, name):
-    """A number becomes :func:`constant`; a callable is kept; anything else is refused."""
+    """A number becomes :func:`constant`; a callable is kept; anything else is refused.
+
+    Parameters
+    ----------
+    value : float or callable
+        A setting such as :class:`rbm.Trainer`'s ``learning_rate``.
+    name : str
+        The setting's name, for the error message.
+
+    Returns
+    -------
+    callable
+        ``schedule(epoch) -> value``.
+
+    Raises
+    ------
+    TypeError
+        When ``value`` is neither a real number nor callable.
+
+    Examples
+    --------
+    >>> from rbm.training.schedules import as_schedule
+    >>> as_schedule(0.1, "learning_rate")
+    constant(0.1)
+    >>> as_schedule("fast", "learning_rate")
+    Traceback (most recent call last):
+    ...
+    TypeError: learning_rate must be a number or a schedule (a callable of the epoch), got str
+    """
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return constant(check_float(value, name))  # the error names the setting
     if callable(value):
@@ -59,7 +156,25 @@ def as_schedule(value, name):
 
 
 def describe(value):
-    """What checkpoints record of a setting: the number itself, or the schedule's description."""
+    """What checkpoints record of a setting: the number itself, or the schedule's description.
+
+    Parameters
+    ----------
+    value : float, Schedule or callable
+        A learning-rate or momentum setting.
+
+    Returns
+    -------
+    float or str
+        The number as a float, a :class:`Schedule`'s description, or
+        ``"callable <qualified name>"`` for any other callable.
+
+    Examples
+    --------
+    >>> from rbm.training.schedules import describe, linear
+    >>> describe(0.1), describe(linear(0.1, 0.0, 10))
+    (0.1, 'linear(0.1, 0.0, 10)')
+    """
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, Schedule):
