@@ -20,7 +20,24 @@ __all__ = ["ParallelTempering", "check_betas"]
 
 
 def check_betas(tempering):
-    """Inverse temperatures from ``tempering``: an int n >= 2 (n evenly spaced from 0 to 1) or increasing values ending at 1."""
+    """Inverse temperatures from ``tempering``: an int n >= 2 (n evenly spaced from 0 to 1) or increasing values ending at 1.
+
+    Parameters
+    ----------
+    tempering : int or array
+        :class:`rbm.Trainer`'s ``tempering`` argument.
+
+    Returns
+    -------
+    array of float64
+        Increasing strictly from >= 0 to exactly 1.
+
+    Examples
+    --------
+    >>> from rbm.training.tempering import check_betas
+    >>> check_betas(5)
+    array([0.  , 0.25, 0.5 , 0.75, 1.  ])
+    """
     if isinstance(tempering, (int, np.integer)) and not isinstance(tempering, bool):
         n = check_positive_int(tempering, "tempering", minimum=2)
         return np.linspace(0.0, 1.0, n)
@@ -34,9 +51,23 @@ def check_betas(tempering):
 class ParallelTempering:
     """The state and the graph of the tempered negative phase for a binary :class:`rbm.RBM`.
 
-    ``chains`` holds the hidden states, shape (n_temperatures, n_chains,
-    n_hidden); ``accepted`` and ``proposed`` count swaps per neighbour pair
-    (float64, reset by :meth:`reset_counts`).
+    :class:`rbm.Trainer` builds one for ``tempering=...``.
+
+    Parameters
+    ----------
+    model : RBM
+        A binary RBM.
+    betas : int or array
+        The inverse temperatures (see :func:`check_betas`).
+    n_chains : int
+        Ladders of replicas.
+
+    Attributes
+    ----------
+    chains : shared tensor (n_temperatures, n_chains, n_hidden)
+        The replicas' hidden states.
+    accepted, proposed : shared vectors (n_temperatures - 1,)
+        Swaps per neighbour pair (float64, reset by :meth:`reset_counts`).
     """
 
     def __init__(self, model, betas, n_chains):
@@ -52,12 +83,22 @@ class ParallelTempering:
 
     @property
     def state_variables(self):
-        """name -> shared variable, for checkpoints."""
+        """dict: name -> shared variable of the ladder's state, for checkpoints."""
         return {"tempered_chains": self.chains, "tempering_step": self.step,
                 "swaps_accepted": self.accepted, "swaps_proposed": self.proposed}
 
     def energy(self, v, h):
-        """E(v, h) = -v.b - h.c - v^T W h for every replica and chain (last axis summed)."""
+        """E(v, h) = -v.b - h.c - v^T W h for every replica and chain (last axis summed).
+
+        Parameters
+        ----------
+        v, h : symbolic tensors (..., n_visible), (..., n_hidden)
+
+        Returns
+        -------
+        symbolic tensor
+            The energies, of the leading shape of ``v`` and ``h``.
+        """
         model = self.model
         return -pt.dot(v, model.vbias) - pt.dot(h, model.hbias) - pt.sum(pt.dot(v, model.W) * h, axis=-1)
 
@@ -65,6 +106,18 @@ class ParallelTempering:
         """(visible states at beta = 1, updates) after k Gibbs steps of every replica and one swap round.
 
         Draws with ``model._uniform``: call it inside ``model.drawing_from()``.
+
+        Parameters
+        ----------
+        k : int >= 1
+            Gibbs steps per replica.
+
+        Returns
+        -------
+        chain_end : symbolic matrix (n_chains, n_visible)
+            The visible states of the beta = 1 replicas, for the gradient.
+        updates : dict
+            The ladder's new state and swap counts.
         """
         model, dtype = self.model, self.model.dtype
         beta = pt.constant(self.betas.astype(dtype))[:, None, None]
@@ -100,11 +153,24 @@ class ParallelTempering:
         return v[-1], updates
 
     def reset_counts(self, mode):
+        """Set the swap counts to zero (at the start of each epoch).
+
+        Parameters
+        ----------
+        mode : str
+            The trainer's compile mode (the counts live on its device).
+        """
         for counter in (self.accepted, self.proposed):
             backend.set_shared_data(counter, np.zeros(len(self.betas) - 1), mode)
 
     def swap_rates(self):
-        """Accepted / proposed swaps per neighbour pair since the last reset (NaN where none was proposed)."""
+        """Accepted / proposed swaps per neighbour pair since the last reset.
+
+        Returns
+        -------
+        array (n_temperatures - 1,) of float64
+            NaN where no swap was proposed.
+        """
         accepted, proposed = np.asarray(self.accepted.get_value()), np.asarray(self.proposed.get_value())
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(proposed > 0, accepted / np.maximum(proposed, 1), np.nan)
