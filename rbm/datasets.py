@@ -13,8 +13,10 @@ import pickle
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from .validation import check_seed
 
@@ -60,7 +62,7 @@ test : Split
 """
 
 
-def default_data_dir():
+def default_data_dir() -> str:
     """Where MNIST is looked for and downloaded when no folder is named.
 
     Returns
@@ -109,7 +111,8 @@ def _download(name, folder, mirrors):
         "MNIST .gz files in a folder and pass it with --data-dir (data_dir= in Python)")
 
 
-def fetch_mnist_files(data_dir=None, download=True, mirrors=MNIST_MIRRORS):
+def fetch_mnist_files(data_dir: str | os.PathLike[str] | None = None, download: bool = True,
+                      mirrors: Sequence[str] = MNIST_MIRRORS) -> dict[str, str]:
     """Paths of the four MNIST files, each checked against its sha256.
 
     Parameters
@@ -155,7 +158,7 @@ def fetch_mnist_files(data_dir=None, download=True, mirrors=MNIST_MIRRORS):
     return paths
 
 
-def read_idx(path):
+def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     """The array in an IDX file (gzipped or not), checked for magic number and length.
 
     Parameters
@@ -217,7 +220,7 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def load_mnist_pkl(path):
+def load_mnist_pkl(path: str | os.PathLike[str]) -> MnistSplits:
     """The tutorial's ``mnist.pkl.gz``: (train, valid, test) splits of float images in [0, 1].
 
     The file is unpickled by an unpickler that admits numpy arrays only, so
@@ -245,7 +248,7 @@ def load_mnist_pkl(path):
                          for X, y in splits))
 
 
-def binarize(X, method="threshold", seed=None):
+def binarize(X: ArrayLike, method: str = "threshold", seed: int | None = None) -> np.ndarray:
     """Binary copy of X in [0, 1]: ``"threshold"`` (X > 0.5) or ``"stochastic"`` (u < X, seeded).
 
     Parameters
@@ -282,7 +285,9 @@ def binarize(X, method="threshold", seed=None):
     raise ValueError(f"binarize must be None, 'threshold' or 'stochastic', got {method!r}")
 
 
-def load_mnist(data_dir=None, download=True, binarize_method=None, seed=None, dtype="float64"):
+def load_mnist(data_dir: str | os.PathLike[str] | None = None, download: bool = True,
+               binarize_method: str | None = None, seed: int | None = None,
+               dtype: DTypeLike = "float64") -> MnistSplits:
     """MNIST as the tutorial splits it: 50,000 train, 10,000 valid, 10,000 test.
 
     Parameters

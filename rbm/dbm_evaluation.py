@@ -17,6 +17,7 @@ import collections
 import time
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import entr, logsumexp
 
 from . import backend
@@ -118,7 +119,7 @@ def _enumeration(layer_sizes, layers, name):
     return n_bits, split
 
 
-def exact_log_partition(model):
+def exact_log_partition(model: DBM) -> ExactResult:
     """log Z by enumerating the parity of layers with fewer units and summing the other out.
 
     Parameters
@@ -156,7 +157,7 @@ def exact_log_partition(model):
     return ExactResult(log_z, log_z, log_z, 1 << n_bits, time.perf_counter() - started)
 
 
-def exact_log_likelihood(model, data):
+def exact_log_likelihood(model: DBM, data: ArrayLike) -> ExactLikelihoodResult:
     """Exact log p(v) of each row: the hidden parity with fewer units enumerated, the other summed out.
 
     Parameters
@@ -262,7 +263,8 @@ def _annealing_function(model, base, n_steps, seed, mode):
                                     name="dbm_ais")
 
 
-def ais_log_partition(model, *, n_runs=100, betas=None, base_rate=None, seed=None, mode="cpu"):
+def ais_log_partition(model: DBM, *, n_runs: int = 100, betas: ArrayLike | None = None,
+                      base_rate: ArrayLike | None = None, seed: int | None = None, mode: str = "cpu") -> AISResult:
     """Estimate log Z by Annealed Importance Sampling with the odd layers sampled and the even ones summed out.
 
     The base model has independent units: the visible ones with biases
@@ -315,7 +317,8 @@ def ais_log_partition(model, *, n_runs=100, betas=None, base_rate=None, seed=Non
         n_runs=n_runs, n_betas=len(betas), log_z_base=log_z_base, seconds=time.perf_counter() - started)
 
 
-def mean_field_bound(model, data, log_z, *, max_steps=100, tol=1e-7, batch_size=1000):
+def mean_field_bound(model: DBM, data: ArrayLike, log_z: float | ExactResult | AISResult, *, max_steps: int = 100,
+                     tol: float = 1e-7, batch_size: int = 1000) -> MeanFieldBoundResult:
     """The mean-field lower bound on log p(v) for each row of ``data``.
 
     With q(h) = prod_(k >= 1) prod_j mu_kj^h (1 - mu_kj)^(1 - h) at the mean-field fixed

@@ -12,9 +12,11 @@ import collections
 import numbers
 import threading
 import warnings
+from typing import Self
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 from scipy.special import expit, log_expit
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_random_state
@@ -82,8 +84,9 @@ class _RBMEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         "mode": [str],
     }
 
-    def __init__(self, n_components, *, learning_rate, batch_size, n_iter, verbose, random_state, k, persistent,
-                 momentum, weight_decay, mode):
+    def __init__(self, n_components: int, *, learning_rate: float, batch_size: int, n_iter: int, verbose: int,
+                 random_state: int | np.random.RandomState | None, k: int, persistent: bool, momentum: float,
+                 weight_decay: float, mode: str) -> None:
         self.n_components = n_components
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -108,7 +111,7 @@ class _RBMEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         return self.components_.shape[0]
 
     # -------------------------------------------------------------- fitting
-    def fit(self, X, y=None):
+    def fit(self, X: ArrayLike | sp.spmatrix | sp.sparray, y: None = None) -> Self:
         """Fit the model to ``X`` for ``n_iter`` passes, from new initial parameters.
 
         Parameters
@@ -129,7 +132,7 @@ class _RBMEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         self._train(X, self.n_iter)
         return self
 
-    def partial_fit(self, X, y=None):
+    def partial_fit(self, X: ArrayLike | sp.spmatrix | sp.sparray, y: None = None) -> Self:
         """One pass over ``X``, continuing from the current state (or starting one).
 
         Parameters
@@ -263,7 +266,7 @@ class _RBMEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         self.intercept_visible_ = params["vbias"]
 
     # ------------------------------------------------------------ transforms
-    def transform(self, X):
+    def transform(self, X: ArrayLike | sp.spmatrix | sp.sparray) -> np.ndarray:
         """The hidden units' probabilities p(h_j = 1 | x): the features.
 
         Parameters
@@ -289,7 +292,7 @@ class _RBMEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         p = self._mean_hiddens(v)
         return rng.uniform(size=p.shape) < p
 
-    def gibbs(self, v):
+    def gibbs(self, v: ArrayLike | sp.spmatrix | sp.sparray) -> np.ndarray:
         """One Gibbs step from the visible rows ``v``: a sample of h, then of v.
 
         Computed in numpy with the fitted ``random_state_``.
@@ -386,8 +389,10 @@ class BernoulliRBM(_RBMEstimator):
 
     _model_class = _NonNegativeRBM
 
-    def __init__(self, n_components=256, *, learning_rate=0.1, batch_size=10, n_iter=10, verbose=0,
-                 random_state=None, k=1, persistent=True, momentum=0.0, weight_decay=0.0, mode="cpu"):
+    def __init__(self, n_components: int = 256, *, learning_rate: float = 0.1, batch_size: int = 10, n_iter: int = 10,
+                 verbose: int = 0, random_state: int | np.random.RandomState | None = None, k: int = 1,
+                 persistent: bool = True, momentum: float = 0.0, weight_decay: float = 0.0,
+                 mode: str = "cpu") -> None:
         super().__init__(n_components, learning_rate=learning_rate, batch_size=batch_size, n_iter=n_iter,
                          verbose=verbose, random_state=random_state, k=k, persistent=persistent, momentum=momentum,
                          weight_decay=weight_decay, mode=mode)
@@ -490,9 +495,10 @@ class GaussianBernoulliRBM(_RBMEstimator):
         "learn_sigma": ["boolean"],
     }
 
-    def __init__(self, n_components=256, *, learning_rate=0.01, batch_size=10, n_iter=10, verbose=0,
-                 random_state=None, k=1, persistent=True, momentum=0.0, weight_decay=0.0, mode="cpu",
-                 sigma=1.0, learn_sigma=False):
+    def __init__(self, n_components: int = 256, *, learning_rate: float = 0.01, batch_size: int = 10,
+                 n_iter: int = 10, verbose: int = 0, random_state: int | np.random.RandomState | None = None,
+                 k: int = 1, persistent: bool = True, momentum: float = 0.0, weight_decay: float = 0.0,
+                 mode: str = "cpu", sigma: float | ArrayLike = 1.0, learn_sigma: bool = False) -> None:
         super().__init__(n_components, learning_rate=learning_rate, batch_size=batch_size, n_iter=n_iter,
                          verbose=verbose, random_state=random_state, k=k, persistent=persistent, momentum=momentum,
                          weight_decay=weight_decay, mode=mode)

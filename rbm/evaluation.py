@@ -13,6 +13,7 @@ import collections
 import time
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import logsumexp
 
 from . import backend
@@ -92,7 +93,7 @@ def _check_model(model):
     return [np.asarray(p.get_value(borrow=True), dtype=np.float64) for p in (model.W, model.hbias, model.vbias)]
 
 
-def free_energy(model, data):
+def free_energy(model: RBM, data: ArrayLike) -> np.ndarray:
     """F(v) for each row of ``data``, in float64, computed in numpy from the model's parameters.
 
     Binary units: -v.b - sum_j softplus((v W + c)_j). Gaussian visible units
@@ -132,7 +133,7 @@ def _binary_states(start, stop, n_bits):
     return ((np.arange(start, stop)[:, None] >> np.arange(n_bits)) & 1).astype(np.float64)
 
 
-def exact_log_partition(model):
+def exact_log_partition(model: RBM) -> ExactResult:
     """log Z by enumerating the 2^k states of the smaller layer (k <= :data:`MAX_EXACT_UNITS`).
 
     Summing out the larger layer analytically leaves, for hidden states h,
@@ -212,7 +213,7 @@ def _exact_gaussian_log_partition(model, W, hbias, vbias):
     return float(logsumexp(partial) + np.sum(np.log(np.sqrt(2 * np.pi) * sigma)))
 
 
-def default_betas():
+def default_betas() -> np.ndarray:
     """The inverse temperatures of Salakhutdinov & Murray (2008): 0 to 0.5 by 1e-3, to 0.9 by 1e-4, to 1 by 1e-5.
 
     Returns
@@ -320,7 +321,8 @@ def _base_model(model, base_rate):
 
 
 @keyword_only("n_runs", "betas", "base_rate", "seed", "mode")  # the old positional order
-def ais_log_partition(model, *, n_runs=100, betas=None, base_rate=None, seed=None, mode="cpu"):
+def ais_log_partition(model: RBM, *, n_runs: int = 100, betas: ArrayLike | None = None,
+                      base_rate: ArrayLike | None = None, seed: int | None = None, mode: str = "cpu") -> AISResult:
     """Estimate log Z by Annealed Importance Sampling from a base-rate model.
 
     The base model has independent visible units with biases
@@ -420,7 +422,9 @@ seconds : float
 
 
 @keyword_only("n_runs", "betas", "base_rate", "seed", "mode")  # the old positional order
-def raise_log_likelihood(model, data, *, n_runs=1, betas=None, base_rate=None, seed=None, mode="cpu"):
+def raise_log_likelihood(model: RBM, data: ArrayLike, *, n_runs: int = 1, betas: ArrayLike | None = None,
+                         base_rate: ArrayLike | None = None, seed: int | None = None,
+                         mode: str = "cpu") -> RAISEResult:
     """A conservative estimate of mean log p(v) over ``data``: reverse AIS (RAISE).
 
     Burda, Grosse & Salakhutdinov, "Accurate and conservative estimates of
@@ -477,7 +481,7 @@ def raise_log_likelihood(model, data, *, n_runs=1, betas=None, base_rate=None, s
                        n_runs=n_runs, n_betas=len(betas), seconds=time.perf_counter() - start)
 
 
-def mean_log_likelihood(model, data, log_z):
+def mean_log_likelihood(model: RBM, data: ArrayLike, log_z: float | ExactResult | AISResult) -> float:
     """Average log p(v) = -F(v) - log Z over the rows of ``data``.
 
     Parameters
@@ -549,8 +553,9 @@ class LikelihoodTracker:
     """
 
     @keyword_only("every", "n_runs", "n_betas", "base_rate", "seed", "mode", "last_epoch")  # the old order
-    def __init__(self, data, *, every=10, n_runs=100, n_betas=1000, base_rate=None, seed=0, mode=None,
-                 last_epoch=None):
+    def __init__(self, data: ArrayLike, *, every: int = 10, n_runs: int = 100, n_betas: int = 1000,
+                 base_rate: ArrayLike | None = None, seed: int = 0, mode: str | None = None,
+                 last_epoch: int | None = None) -> None:
         self.data = check_array(data, "data", ndim=2)
         self.every = check_positive_int(every, "every")
         self.n_runs = check_positive_int(n_runs, "n_runs", minimum=2)
@@ -560,7 +565,7 @@ class LikelihoodTracker:
         self.mode = mode
         self.last_epoch = last_epoch
 
-    def __call__(self, trainer, record):
+    def __call__(self, trainer, record: dict) -> bool:
         epoch = record["epoch"]
         if (epoch + 1) % self.every and epoch != self.last_epoch:
             return False

@@ -1,7 +1,9 @@
 """Pictures of filters and samples: tile many small images into one PNG."""
 import os
+from collections.abc import Mapping
 
 import numpy as np
+from numpy.typing import ArrayLike
 from PIL import Image
 
 from .validation import check_array, check_positive_int
@@ -15,8 +17,8 @@ def _scale_to_unit_interval(rows, eps=1e-8):
     return rows / (rows.max(axis=1, keepdims=True) + eps)
 
 
-def tile_raster_images(X, img_shape, tile_shape, tile_spacing=(1, 1),
-                       scale_rows_to_unit_interval=True):
+def tile_raster_images(X: ArrayLike, img_shape: tuple[int, int], tile_shape: tuple[int, int],
+                       tile_spacing: tuple[int, int] = (1, 1), scale_rows_to_unit_interval: bool = True) -> np.ndarray:
     """Lay the rows of ``X`` out as a grid of ``img_shape`` images, like the tutorial's helper.
 
     Parameters
@@ -70,7 +72,7 @@ def tile_raster_images(X, img_shape, tile_shape, tile_spacing=(1, 1),
     return np.round(out * 255).astype(np.uint8)
 
 
-def save_image(array, path, scale=1):
+def save_image(array: ArrayLike, path: str | os.PathLike[str], scale: int = 1) -> None:
     """Save a 2-D uint8 array (e.g. from :func:`tile_raster_images`) as a PNG, atomically.
 
     The image is written to a temporary file that is then renamed, so a
@@ -114,7 +116,8 @@ def save_image(array, path, scale=1):
             os.unlink(temporary)
 
 
-def plot_curves(path, curves, xlabel="epoch", title=None):
+def plot_curves(path: str | os.PathLike[str], curves: Mapping[str, tuple[ArrayLike, ArrayLike]], xlabel: str = "epoch",
+                title: str | None = None) -> None:
     """Write a PNG of one panel per curve, stacked and sharing the x axis.
 
     matplotlib (``pip install 'rbm[plots]'``) draws it off screen (its Agg

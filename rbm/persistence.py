@@ -16,8 +16,11 @@ import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["FORMAT_VERSION", "READABLE_VERSIONS", "save_model", "load_model_arrays", "atomic_savez", "load_npz"]
 
@@ -29,7 +32,7 @@ _MODEL_KIND = "rbm.RBM"
 _METADATA = ("kind", "format_version", "n_visible", "n_hidden", "settings")
 
 
-def atomic_savez(path, arrays):
+def atomic_savez(path: str | os.PathLike[str], arrays: Mapping[str, ArrayLike]) -> None:
     """Write ``arrays`` to ``path`` as an uncompressed .npz, atomically.
 
     The archive is written to a temporary file in the same folder, flushed to
@@ -83,7 +86,7 @@ def atomic_savez(path, arrays):
         raise
 
 
-def load_npz(path, kind, versions=(1,)):
+def load_npz(path: str | os.PathLike[str], kind: str, versions: Sequence[int] = (1,)) -> dict[str, np.ndarray]:
     """All arrays of an .npz written by rbm, checked for its kind and for a format version in ``versions``.
 
     Read with ``allow_pickle=False``, so a file can never run code.
@@ -128,7 +131,7 @@ def load_npz(path, kind, versions=(1,)):
     return arrays
 
 
-def save_model(model, path):
+def save_model(model, path: str | os.PathLike[str]) -> None:
     """Write ``model``'s arrays (:meth:`rbm.RBM.get_params`), settings and shapes to ``path`` (.npz).
 
     :meth:`rbm.RBM.save` calls it; the file is written with
@@ -146,7 +149,8 @@ def save_model(model, path):
                             **model._file_arrays()))
 
 
-def load_model_arrays(path, kind=_MODEL_KIND, shapes=None):
+def load_model_arrays(path: str | os.PathLike[str], kind: str = _MODEL_KIND,
+                      shapes: Callable[..., Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """(arrays, settings) of a model file of ``kind``, checked.
 
     ``shapes(n_visible, n_hidden)`` gives name -> shape of every array the

@@ -1,5 +1,6 @@
 """Drawing samples from a trained model with persistent Gibbs chains, as the tutorial does."""
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import backend
 from ._compat import keyword_only
@@ -9,7 +10,8 @@ __all__ = ["sample_chains"]
 
 
 @keyword_only("n_samples", "plot_every", "mode", "seed")  # the old positional order
-def sample_chains(model, start, *, n_samples=10, plot_every=1000, mode="cpu", seed=None):
+def sample_chains(model, start: ArrayLike, *, n_samples: int = 10, plot_every: int = 1000, mode: str = "cpu",
+                  seed: int | None = None) -> np.ndarray:
     """Run persistent Gibbs chains from the rows of ``start`` and keep every ``plot_every``-th state.
 
     The function that runs ``plot_every`` steps of v -> h -> v in ``scan`` is

@@ -21,8 +21,12 @@ from a factorised mean-field posterior q(h | v) = prod_i prod_j mu_ij^h (1 - mu_
 chains (:meth:`DBM.gibbs_sweep`).
 """
 import numbers
+import os
+from collections.abc import Sequence
+from typing import Any, Self
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import backend
 from ..backend import pt, ptr
@@ -110,7 +114,9 @@ class DBM:
     #: what model files of this class say they hold
     FILE_KIND = "rbm.DBM"
 
-    def __init__(self, layer_sizes=(784, 500, 1000), *, numpy_rng=None, seed=None, dtype=None):
+    def __init__(self, layer_sizes: Sequence[int] = (784, 500, 1000), *,
+                 numpy_rng: np.random.Generator | np.random.RandomState | int | None = None, seed: int | None = None,
+                 dtype: str | None = None) -> None:
         layer_sizes = _check_layer_sizes(layer_sizes)
         seed = check_seed(seed)
         dtype = backend.check_dtype(dtype)
@@ -126,7 +132,7 @@ class DBM:
         self.rng = backend.shared_rng(seed, name="dbm_rng")
 
     # ------------------------------------------------------------ conditionals
-    def layer_activation(self, i, states):
+    def layer_activation(self, i: int, states: Sequence[pt.TensorVariable]) -> pt.TensorVariable:
         """a_i = x_(i-1) W_(i-1) + x_(i+1) W_i^T + bias_i: layer i's input from its neighbours.
 
         Parameters
@@ -148,7 +154,7 @@ class DBM:
             activation = activation + pt.dot(states[i + 1], self.weights[i].T)
         return activation
 
-    def mean_field(self, v, n_steps):
+    def mean_field(self, v: pt.TensorVariable, n_steps: int) -> list[pt.TensorVariable]:
         """The mean-field posterior means [v, mu_1, ..., mu_L] after ``n_steps`` fixed-point steps.
 
         Start (Salakhutdinov & Hinton 2009): a bottom-up pass with doubled
@@ -185,7 +191,8 @@ class DBM:
                         means[i] = pt.sigmoid(self.layer_activation(i, means))
         return means
 
-    def gibbs_sweep(self, states, rng):
+    def gibbs_sweep(self, states: Sequence[pt.TensorVariable],
+                    rng) -> tuple[list[pt.TensorVariable], list[pt.TensorVariable], Any]:
         """One Gibbs sweep: the odd layers given the even ones, then the even layers (visible too) given the odd.
 
         Each unit is drawn as uniform < p, the uniforms coming from ``rng``,
@@ -213,7 +220,7 @@ class DBM:
                 states[i] = pt.cast(pt.lt(uniform, means[i]), self.dtype)
         return states, means, rng
 
-    def sufficient_statistics(self, states):
+    def sufficient_statistics(self, states: Sequence[pt.TensorVariable]) -> list[pt.TensorVariable]:
         """Means over rows of x_i^T x_(i+1) (one per weight) and of x_i (one per bias), in ``params``' order.
 
         Parameters
@@ -230,7 +237,7 @@ class DBM:
         return ([pt.dot(states[i].T, states[i + 1]) / batch for i in range(self.n_layers - 1)]
                 + [pt.mean(state, axis=0) for state in states])
 
-    def reconstruction_cost(self, v, mean_field):
+    def reconstruction_cost(self, v: pt.TensorVariable, mean_field: Sequence[pt.TensorVariable]) -> pt.TensorVariable:
         """Mean over rows of sum_i v_i log s(a_i) + (1 - v_i) log(1 - s(a_i)), a = mu_1 W_0^T + bias_0.
 
         How well the mean-field posterior's first hidden layer reconstructs
@@ -250,7 +257,7 @@ class DBM:
         activation = pt.dot(mean_field[1], self.weights[0].T) + self.biases[0]
         return pt.mean(pt.sum(v * activation - pt.softplus(activation), axis=1))
 
-    def numpy_params(self):
+    def numpy_params(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """The parameters as float64 numpy arrays (copies), for numpy-level evaluation.
 
         Returns
@@ -261,7 +268,7 @@ class DBM:
         return ([np.array(w.get_value(borrow=True), dtype=np.float64) for w in self.weights],
                 [np.array(b.get_value(borrow=True), dtype=np.float64) for b in self.biases])
 
-    def mean_field_means(self, data, *, max_steps=100, tol=1e-7):
+    def mean_field_means(self, data: ArrayLike, *, max_steps: int = 100, tol: float = 1e-7) -> list[np.ndarray]:
         """The mean-field fixed point for each row of ``data``, in numpy float64: [v, mu_1, ..., mu_L].
 
         The same start and steps as :meth:`mean_field`, repeated until no
@@ -307,7 +314,8 @@ class DBM:
         return means, steps
 
     # ------------------------------------------------------------ sampling
-    def sample_chains(self, start, *, n_samples=10, plot_every=1000, mode="cpu", seed=None):
+    def sample_chains(self, start: ArrayLike, *, n_samples: int = 10, plot_every: int = 1000, mode: str = "cpu",
+                      seed: int | None = None) -> np.ndarray:
         """Run persistent Gibbs chains from the rows of ``start``; keep the visible means every ``plot_every`` sweeps.
 
         The DBM form of :func:`rbm.sample_chains`. The hidden layers start at
@@ -353,7 +361,7 @@ class DBM:
         return np.stack([np.asarray(sample_fn()) for _ in range(n_samples)])
 
     # ------------------------------------------------------------ parameters
-    def check_data(self, data, name="data"):
+    def check_data(self, data: ArrayLike, name: str = "data") -> np.ndarray:
         """``data`` checked as visible vectors: a non-empty 2-D array in [0, 1], n_visible wide.
 
         Parameters
@@ -382,7 +390,7 @@ class DBM:
         shapes.update({f"bias_{i}": (n,) for i, n in enumerate(sizes)})
         return shapes
 
-    def get_params(self):
+    def get_params(self) -> dict[str, np.ndarray]:
         """Every parameter as a dict of numpy arrays (copies): ``W_0, W_1, ..., bias_0, bias_1, ...``.
 
         Returns
@@ -393,7 +401,7 @@ class DBM:
         """
         return {p.name: np.array(p.get_value(borrow=True)) for p in self.params}
 
-    def set_params(self, **values):
+    def set_params(self, **values: ArrayLike) -> None:
         """Replace parameters from arrays (``W_0=``, ``bias_1=``, ...), all checked before any is set.
 
         Parameters
@@ -428,7 +436,7 @@ class DBM:
         for name, value in checked.items():
             by_name[name].set_value(backend.as_floatx(value, self.dtype))
 
-    def save(self, path):
+    def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model to ``path`` (.npz, no pickle) atomically.
 
         The file holds ``kind`` ("rbm.DBM"), ``format_version``,
@@ -445,7 +453,7 @@ class DBM:
                                 layer_sizes=np.asarray(self.layer_sizes, dtype=np.int64), **self.get_params()))
 
     @classmethod
-    def load(cls, path, *, dtype=None):
+    def load(cls, path: str | os.PathLike[str], *, dtype: str | None = None) -> Self:
         """A new DBM from a file written by :meth:`save`.
 
         Parameters

@@ -9,8 +9,11 @@ a softmax layer on top, by gradient descent on the negative log-likelihood
 runs both with early stopping.
 """
 import collections.abc
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import backend
 from .._compat import ParamsDict, keyword_only, warn_deprecated
@@ -101,8 +104,9 @@ class DBN:
     """
 
     @keyword_only("dtype", "seed")  # the old positional order
-    def __init__(self, numpy_rng=None, theano_rng=None, n_ins=784, hidden_layers_sizes=(500, 500),
-                 n_outs=10, *, seed=None, dtype=None):
+    def __init__(self, numpy_rng: np.random.Generator | np.random.RandomState | int | None = None, theano_rng=None,
+                 n_ins: int = 784, hidden_layers_sizes: Sequence[int] = (500, 500), n_outs: int = 10, *,
+                 seed: int | None = None, dtype: str | None = None) -> None:
         n_ins = check_positive_int(n_ins, "n_ins")
         n_outs = check_positive_int(n_outs, "n_outs")
         if isinstance(hidden_layers_sizes, (str, bytes)) or not hasattr(hidden_layers_sizes, "__len__"):
@@ -141,7 +145,8 @@ class DBN:
         self.errors = self.logLayer.errors(self.y)
 
     @keyword_only("mode")
-    def pretraining_functions(self, train_set_x, batch_size, k, *, mode="cpu"):
+    def pretraining_functions(self, train_set_x: ArrayLike | pt.TensorVariable, batch_size: int, k: int, *,
+                              mode: str = "cpu") -> list[Callable[..., Any]]:
         """One compiled function per RBM, ``fn(index, lr) -> reconstruction cost``, doing one CD-k update.
 
         ``index`` picks rows index * batch_size up to (index + 1) * batch_size
@@ -190,7 +195,9 @@ class DBN:
         return pt.cast(rows, self.dtype)
 
     @keyword_only("mode")
-    def build_finetune_functions(self, datasets, batch_size, learning_rate, *, mode="cpu"):
+    def build_finetune_functions(self, datasets: Sequence[tuple[Any, Any]], batch_size: int, learning_rate: float, *,
+                                 mode: str = "cpu") -> tuple[Callable[..., Any], Callable[[], list[float]],
+                                                             Callable[[], list[float]]]:
         """``(train_fn, valid_score, test_score)`` for fine-tuning by minibatch gradient descent.
 
         ``datasets`` is ``[(train_x, train_y), (valid_x, valid_y), (test_x,
@@ -256,7 +263,7 @@ class DBN:
         names = [f"hidden_{i}_{name}" for i in range(self.n_layers) for name in ("W", "b")] + ["output_W", "output_b"]
         return dict(zip(names, self.params))
 
-    def get_params(self):
+    def get_params(self) -> dict[str, np.ndarray]:
         """The parameters as a dict of numpy arrays (copies), as :meth:`rbm.RBM.get_params`.
 
         Returns
@@ -280,7 +287,7 @@ class DBN:
         params._owner = "DBN.get_params()"
         return params
 
-    def set_params(self, *values, **named):
+    def set_params(self, *values: Sequence[ArrayLike] | Mapping[str, ArrayLike], **named: ArrayLike) -> None:
         """Replace parameters from numpy arrays by name (``hidden_0_W=``, ..., as :meth:`get_params` names them).
 
         As :meth:`rbm.RBM.set_params`: any subset, all checked before any is

@@ -11,7 +11,10 @@ v | h ~ N(b + sigma * (W h), sigma^2). The class is an :class:`rbm.RBM` with
 these graphs, so :class:`rbm.Trainer`, :func:`rbm.sample_chains`, save/load,
 checkpoints and :mod:`rbm.evaluation` take it unchanged.
 """
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import backend
 from .._compat import keyword_only
@@ -63,8 +66,11 @@ class GaussianBernoulliRBM(RBM):
 
     # the first six parameters are RBM's; the rest by keyword (positionally, in this old order, with a warning)
     @keyword_only("sigma", "learn_sigma", "numpy_rng", "theano_rng", "seed", "dtype")
-    def __init__(self, input=None, n_visible=784, n_hidden=500, W=None, hbias=None, vbias=None, *, sigma=None,
-                 learn_sigma=False, numpy_rng=None, theano_rng=None, seed=None, dtype=None):
+    def __init__(self, input: pt.TensorVariable | None = None, n_visible: int = 784, n_hidden: int = 500,
+                 W: ArrayLike | pt.TensorVariable | None = None, hbias: ArrayLike | pt.TensorVariable | None = None,
+                 vbias: ArrayLike | pt.TensorVariable | None = None, *, sigma: float | ArrayLike | None = None,
+                 learn_sigma: bool = False, numpy_rng: np.random.Generator | np.random.RandomState | int | None = None,
+                 theano_rng=None, seed: int | None = None, dtype: str | None = None) -> None:
         if not isinstance(learn_sigma, bool):
             raise TypeError(f"learn_sigma must be True or False, got {learn_sigma!r}")
         n_visible = check_positive_int(n_visible, "n_visible")
@@ -93,7 +99,7 @@ class GaussianBernoulliRBM(RBM):
         return sigma
 
     # ------------------------------------------------------------------ energies
-    def free_energy(self, v_sample):
+    def free_energy(self, v_sample: pt.TensorVariable) -> pt.TensorVariable:
         """F(v) = sum_i (v_i - b_i)^2 / (2 sigma_i^2) - sum_j softplus(((v / sigma) W + c)_j).
 
         Parameters
@@ -110,7 +116,7 @@ class GaussianBernoulliRBM(RBM):
         return quadratic - pt.sum(pt.softplus(wx_b), axis=1)
 
     # ------------------------------------------------------------- conditionals
-    def propup(self, vis):
+    def propup(self, vis: pt.TensorVariable) -> list[pt.TensorVariable]:
         """The hidden units' activation and probabilities given visible states.
 
         Parameters
@@ -126,7 +132,7 @@ class GaussianBernoulliRBM(RBM):
         pre_sigmoid_activation = pt.dot(vis / self.sigma, self.W) + self.hbias
         return [pre_sigmoid_activation, pt.sigmoid(pre_sigmoid_activation)]
 
-    def propdown(self, hid):
+    def propdown(self, hid: pt.TensorVariable) -> list[pt.TensorVariable]:
         """The visible units' mean given hidden states.
 
         Parameters
@@ -142,7 +148,7 @@ class GaussianBernoulliRBM(RBM):
         mean = self.vbias + self.sigma * pt.dot(hid, self.W.T)
         return [mean, mean]
 
-    def sample_v_given_h(self, h0_sample):
+    def sample_v_given_h(self, h0_sample: pt.TensorVariable) -> list[pt.TensorVariable]:
         """Sample the visible units given hidden states.
 
         Parameters
@@ -168,7 +174,8 @@ class GaussianBernoulliRBM(RBM):
         return [pre_sigmoid, mean, self._bernoulli(mean)]
 
     # ------------------------------------------------------------------ costs
-    def monitoring_cost(self, updates, persistent, pre_sigmoid_nv):
+    def monitoring_cost(self, updates: dict, persistent: pt.TensorVariable | None,
+                        pre_sigmoid_nv: pt.TensorVariable) -> pt.TensorVariable:
         """Mean squared error of the input's mean-field reconstruction, E[v | h = p(h | input)].
 
         Parameters
@@ -186,7 +193,7 @@ class GaussianBernoulliRBM(RBM):
         """
         return self.get_reconstruction_cost(updates, self.propdown(self.propup(self.input)[1])[1])
 
-    def get_reconstruction_cost(self, updates, pre_sigmoid_nv):
+    def get_reconstruction_cost(self, updates: dict, pre_sigmoid_nv: pt.TensorVariable) -> pt.TensorVariable:
         """Mean over all entries of (input - reconstruction)^2.
 
         Parameters
@@ -202,7 +209,7 @@ class GaussianBernoulliRBM(RBM):
         """
         return pt.mean(pt.sqr(self.input - pre_sigmoid_nv))
 
-    def get_pseudo_likelihood_cost(self, updates):
+    def get_pseudo_likelihood_cost(self, updates: dict) -> pt.TensorVariable:
         """Not defined for real-valued visible units: raises ``TypeError``.
 
         Parameters
@@ -219,7 +226,7 @@ class GaussianBernoulliRBM(RBM):
                         "monitored by the reconstruction's mean squared error (get_reconstruction_cost)")
 
     # ------------------------------------------------------------ parameters
-    def check_data(self, data, name="data"):
+    def check_data(self, data: ArrayLike, name: str = "data") -> np.ndarray:
         """``data`` checked as real-valued visible vectors: a non-empty finite 2-D array, n_visible wide.
 
         Parameters
@@ -244,7 +251,7 @@ class GaussianBernoulliRBM(RBM):
     def _settable(self):
         return {**super()._settable(), "log_sigma": self.log_sigma}
 
-    def get_settings(self):
+    def get_settings(self) -> dict[str, Any]:
         """Whether training moves sigma (model files and checkpoints keep it).
 
         Returns
@@ -254,7 +261,7 @@ class GaussianBernoulliRBM(RBM):
         """
         return {"learn_sigma": self.learn_sigma}
 
-    def set_params(self, **values):
+    def set_params(self, **values: ArrayLike) -> None:
         """As :meth:`rbm.RBM.set_params`; the standard deviations come as ``log_sigma`` or as ``sigma`` (> 0).
 
         :meth:`get_params` gives ``log_sigma``, the model's own parameter, so
@@ -297,7 +304,7 @@ class GaussianBernoulliRBM(RBM):
             model.set_params(log_sigma=log_sigma)
         return model
 
-    def get_sigma(self):
+    def get_sigma(self) -> np.ndarray:
         """The visible units' standard deviations.
 
         Returns

@@ -3,7 +3,11 @@
 They follow the Theano tutorial's ``HiddenLayer`` and ``LogisticRegression``:
 each holds its shared parameters in ``params`` and its symbolic ``output``.
 """
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import backend
 from ..backend import pt
@@ -51,7 +55,10 @@ class HiddenLayer:
     ([(784, 500), (500,)], 'float64')
     """
 
-    def __init__(self, rng, input, n_in, n_out, W=None, b=None, activation=pt.tanh, dtype=None):
+    def __init__(self, rng: np.random.RandomState | np.random.Generator, input: pt.TensorVariable, n_in: int,
+                 n_out: int, W: ArrayLike | pt.TensorVariable | None = None,
+                 b: ArrayLike | pt.TensorVariable | None = None,
+                 activation: Callable[..., Any] | None = pt.tanh, dtype: str | None = None) -> None:
         n_in = check_positive_int(n_in, "n_in")
         n_out = check_positive_int(n_out, "n_out")
         dtype = backend.check_dtype(dtype or getattr(input, "dtype", None))
@@ -105,7 +112,7 @@ class LogisticRegression:
            [0.25, 0.25, 0.25, 0.25]])
     """
 
-    def __init__(self, input, n_in, n_out, dtype=None):
+    def __init__(self, input: pt.TensorVariable, n_in: int, n_out: int, dtype: str | None = None) -> None:
         n_in = check_positive_int(n_in, "n_in")
         n_out = check_positive_int(n_out, "n_out")
         dtype = backend.check_dtype(dtype or getattr(input, "dtype", None))
@@ -117,7 +124,7 @@ class LogisticRegression:
         self.y_pred = pt.argmax(self.linear, axis=1)
         self.params = [self.W, self.b]
 
-    def negative_log_likelihood(self, y):
+    def negative_log_likelihood(self, y: pt.TensorVariable) -> pt.TensorVariable:
         """-mean_n log p(y_n | x_n), from log_softmax so that it stays finite.
 
         Parameters
@@ -132,7 +139,7 @@ class LogisticRegression:
         log_p = pt.special.log_softmax(self.linear, axis=1)
         return -pt.mean(log_p[pt.arange(y.shape[0]), y])
 
-    def errors(self, y):
+    def errors(self, y: pt.TensorVariable) -> pt.TensorVariable:
         """The fraction of rows whose predicted class differs from ``y``.
 
         Parameters

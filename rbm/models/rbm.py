@@ -18,8 +18,12 @@ that a compiled function applies.
 """
 import contextlib
 import numbers
+import os
+from collections.abc import Iterator
+from typing import Any, Self
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import backend
 from .._compat import keyword_only
@@ -29,7 +33,7 @@ from ..validation import check_array, check_data, check_float, check_positive_in
 __all__ = ["RBM", "visible_bias_from_data"]
 
 
-def visible_bias_from_data(data, eps=1e-3):
+def visible_bias_from_data(data: ArrayLike, eps: float = 1e-3) -> np.ndarray:
     """Visible biases log(p / (1 - p)) from the data's per-unit means p.
 
     This is the initialisation recommended by Hinton's practical guide (2010);
@@ -178,8 +182,11 @@ class RBM:
     """
 
     @keyword_only("seed", "dtype")  # rbm's own settings: keyword-only past the tutorial's arguments
-    def __init__(self, input=None, n_visible=784, n_hidden=500, W=None, hbias=None,
-                 vbias=None, numpy_rng=None, theano_rng=None, *, seed=None, dtype=None):
+    def __init__(self, input: pt.TensorVariable | None = None, n_visible: int = 784, n_hidden: int = 500,
+                 W: ArrayLike | pt.TensorVariable | None = None, hbias: ArrayLike | pt.TensorVariable | None = None,
+                 vbias: ArrayLike | pt.TensorVariable | None = None,
+                 numpy_rng: np.random.Generator | np.random.RandomState | int | None = None, theano_rng=None, *,
+                 seed: int | None = None, dtype: str | None = None) -> None:
         n_visible = check_positive_int(n_visible, "n_visible")
         n_hidden = check_positive_int(n_hidden, "n_hidden")
         seed = check_seed(seed)
@@ -231,7 +238,9 @@ class RBM:
 
     @classmethod
     @keyword_only("weight_std", "numpy_rng", "seed", "dtype")  # the old positional order
-    def from_data(cls, data, n_hidden=500, *, weight_std=0.01, numpy_rng=None, seed=None, dtype=None):
+    def from_data(cls, data: ArrayLike, n_hidden: int = 500, *, weight_std: float = 0.01,
+                  numpy_rng: np.random.Generator | np.random.RandomState | int | None = None, seed: int | None = None,
+                  dtype: str | None = None) -> Self:
         """An RBM initialised as in Hinton's practical guide (2010), section 8.
 
         W ~ N(0, weight_std^2), hidden biases zero, visible biases
@@ -272,7 +281,7 @@ class RBM:
                    vbias=visible_bias_from_data(data), seed=seed, dtype=dtype)
 
     # ------------------------------------------------------------------ energies
-    def free_energy(self, v_sample):
+    def free_energy(self, v_sample: pt.TensorVariable) -> pt.TensorVariable:
         """F(v) = -v.vbias - sum_j softplus((v W + hbias)_j), one value per row.
 
         Parameters
@@ -290,7 +299,7 @@ class RBM:
         return -hidden_term - vbias_term
 
     # ------------------------------------------------------------- conditionals
-    def propup(self, vis):
+    def propup(self, vis: pt.TensorVariable) -> list[pt.TensorVariable]:
         """The hidden units' activation and probabilities given visible states.
 
         Parameters
@@ -308,7 +317,7 @@ class RBM:
         pre_sigmoid_activation = pt.dot(vis, self.W) + self.hbias
         return [pre_sigmoid_activation, pt.sigmoid(pre_sigmoid_activation)]
 
-    def propdown(self, hid):
+    def propdown(self, hid: pt.TensorVariable) -> list[pt.TensorVariable]:
         """The visible units' activation and probabilities given hidden states.
 
         Parameters
@@ -355,7 +364,7 @@ class RBM:
         self._rng_cursor = next_rng
         return draws
 
-    def sample_h_given_v(self, v0_sample):
+    def sample_h_given_v(self, v0_sample: pt.TensorVariable) -> list[pt.TensorVariable]:
         """Sample the hidden units given visible states.
 
         Parameters
@@ -371,7 +380,7 @@ class RBM:
         pre_sigmoid_h1, h1_mean = self.propup(v0_sample)
         return [pre_sigmoid_h1, h1_mean, self._bernoulli(h1_mean)]
 
-    def sample_v_given_h(self, h0_sample):
+    def sample_v_given_h(self, h0_sample: pt.TensorVariable) -> list[pt.TensorVariable]:
         """Sample the visible units given hidden states.
 
         Parameters
@@ -386,7 +395,7 @@ class RBM:
         pre_sigmoid_v1, v1_mean = self.propdown(h0_sample)
         return [pre_sigmoid_v1, v1_mean, self._bernoulli(v1_mean)]
 
-    def gibbs_hvh(self, h0_sample):
+    def gibbs_hvh(self, h0_sample: pt.TensorVariable) -> list[pt.TensorVariable]:
         """One Gibbs step from the hidden state: h0 -> v1 -> h1.
 
         Parameters
@@ -403,7 +412,7 @@ class RBM:
         pre_sigmoid_h1, h1_mean, h1_sample = self.sample_h_given_v(v1_sample)
         return [pre_sigmoid_v1, v1_mean, v1_sample, pre_sigmoid_h1, h1_mean, h1_sample]
 
-    def gibbs_vhv(self, v0_sample):
+    def gibbs_vhv(self, v0_sample: pt.TensorVariable) -> list[pt.TensorVariable]:
         """One Gibbs step from the visible state: v0 -> h1 -> v1.
 
         Parameters
@@ -422,7 +431,7 @@ class RBM:
         return [pre_sigmoid_h1, h1_mean, h1_sample, pre_sigmoid_v1, v1_mean, v1_sample]
 
     # ------------------------------------------------------------ random state
-    def reset_rng(self, rng=None):
+    def reset_rng(self, rng=None) -> None:
         """Start an explicit stream: draws from now on thread ``rng`` (the model's own by default).
 
         ``rng`` is a shared generator (:func:`rbm.backend.shared_rng`); a
@@ -438,7 +447,7 @@ class RBM:
         self._rng_origin = self.rng if rng is None else rng
         self._rng_cursor = self._rng_origin
 
-    def rng_updates(self):
+    def rng_updates(self) -> dict:
         """``{rng: newest state}`` for the explicit stream's draws, and ends the stream.
 
         Merge it into the updates of the compiled function so the generator
@@ -456,7 +465,7 @@ class RBM:
         return {} if cursor is origin else {origin: cursor}
 
     @contextlib.contextmanager
-    def drawing_from(self, rng=None):
+    def drawing_from(self, rng=None) -> Iterator[dict]:
         """Context manager: an explicit stream from ``rng`` for the draws built inside the block.
 
         Parameters
@@ -478,7 +487,7 @@ class RBM:
         finally:
             updates.update(self.rng_updates())
 
-    def gibbs_chain(self, start, n_steps, step="hvh"):
+    def gibbs_chain(self, start: pt.TensorVariable, n_steps: int, step: str = "hvh") -> list[pt.TensorVariable]:
         """Run ``n_steps`` Gibbs steps in ``scan`` from ``start``.
 
         Inside an explicit stream the generator's advance is kept in its
@@ -545,7 +554,8 @@ class RBM:
         return [pre_sigmoid, mean, self._bernoulli(mean)]
 
     # ---------------------------------------------------------------- learning
-    def get_cost_gradients(self, persistent=None, k=1):
+    def get_cost_gradients(self, persistent: pt.TensorVariable | None = None,
+                           k: int = 1) -> tuple[pt.TensorVariable, list[pt.TensorVariable], dict]:
         """(monitoring_cost, gradients of params, state updates) for CD-k / PCD-k.
 
         The gradient is that of mean F(input) - mean F(chain end), with the
@@ -588,7 +598,7 @@ class RBM:
         updates.update(rng_updates)
         return monitoring_cost, gparams, updates
 
-    def free_energy_gradients(self, chain_end):
+    def free_energy_gradients(self, chain_end: pt.TensorVariable) -> list[pt.TensorVariable]:
         """Gradients of mean F(input) - mean F(chain_end) with respect to params, the chain end held constant.
 
         That is the negative log-likelihood gradient with the model's
@@ -609,7 +619,8 @@ class RBM:
         cost = pt.mean(self.free_energy(self.input)) - pt.mean(self.free_energy(chain_end))
         return pt.grad(cost, self.params, consider_constant=[chain_end])
 
-    def monitoring_cost(self, updates, persistent, pre_sigmoid_nv):
+    def monitoring_cost(self, updates: dict, persistent: pt.TensorVariable | None,
+                        pre_sigmoid_nv: pt.TensorVariable) -> pt.TensorVariable:
         """The tutorial's progress measure: pseudo-likelihood for PCD, reconstruction cost for CD.
 
         Parameters
@@ -642,7 +653,8 @@ class RBM:
         if width != self.n_hidden:
             raise ValueError(f"persistent has {width} columns but the model has {self.n_hidden} hidden units")
 
-    def get_cost_updates(self, lr=0.1, persistent=None, k=1):
+    def get_cost_updates(self, lr: float | pt.TensorVariable = 0.1, persistent: pt.TensorVariable | None = None,
+                         k: int = 1) -> tuple[pt.TensorVariable, dict]:
         """(monitoring_cost, updates) for one step of CD-k, or PCD-k if ``persistent``.
 
         The tutorial's method, with the tutorial's arguments.
@@ -689,7 +701,7 @@ class RBM:
             return pt.cast(lr, self.dtype)
         return np.asarray(check_float(lr, "lr", low=0.0, low_inclusive=False), dtype=self.dtype)
 
-    def get_pseudo_likelihood_cost(self, updates):
+    def get_pseudo_likelihood_cost(self, updates: dict) -> pt.TensorVariable:
         """n_visible * log sigmoid(F(x with bit i flipped) - F(x)), averaged over rows.
 
         Stochastic approximation to the pseudo-likelihood: one bit i per call,
@@ -722,7 +734,7 @@ class RBM:
         updates[bit_i_idx] = (bit_i_idx + 1) % self.n_visible
         return cost
 
-    def get_reconstruction_cost(self, updates, pre_sigmoid_nv):
+    def get_reconstruction_cost(self, updates: dict, pre_sigmoid_nv: pt.TensorVariable) -> pt.TensorVariable:
         """Mean over rows of sum_i x_i log s(a_i) + (1 - x_i) log(1 - s(a_i)).
 
         s is the sigmoid and a = ``pre_sigmoid_nv`` the reconstruction's
@@ -749,7 +761,7 @@ class RBM:
     #: what model files of this class say they hold (see :mod:`rbm.persistence`)
     FILE_KIND = "rbm.RBM"
 
-    def check_data(self, data, name="data"):
+    def check_data(self, data: ArrayLike, name: str = "data") -> np.ndarray:
         """``data`` checked as this model's visible vectors: a non-empty 2-D array in [0, 1], n_visible wide.
 
         Parameters
@@ -779,7 +791,7 @@ class RBM:
         """
         return check_data(data, self.n_visible, name)
 
-    def get_params(self):
+    def get_params(self) -> dict[str, np.ndarray]:
         """Every array of the model as a dict of numpy arrays (copies), ready for :meth:`set_params`.
 
         Returns
@@ -797,7 +809,7 @@ class RBM:
         """name -> shared variable of every array :meth:`set_params` may replace (trained or not)."""
         return {"W": self.W, "hbias": self.hbias, "vbias": self.vbias}
 
-    def get_settings(self):
+    def get_settings(self) -> dict[str, Any]:
         """The constructor settings that, beyond the arrays of :meth:`get_params`, change training or sampling.
 
         Model files and checkpoints record them, so that a loaded model trains
@@ -810,7 +822,7 @@ class RBM:
         """
         return {}
 
-    def set_params(self, **values):
+    def set_params(self, **values: ArrayLike) -> None:
         """Replace parameters from numpy arrays (``W=``, ``hbias=``, ...), all checked before any is set.
 
         Parameters
@@ -859,7 +871,7 @@ class RBM:
         """The arrays a model file holds: those of :meth:`get_params` (with :meth:`get_settings`, the whole model)."""
         return self.get_params()
 
-    def save(self, path):
+    def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model to ``path`` (.npz, no pickle), atomically; see :mod:`rbm.persistence`.
 
         Parameters
@@ -873,7 +885,7 @@ class RBM:
 
     @classmethod
     @keyword_only("dtype")
-    def load(cls, path, *, dtype=None):
+    def load(cls, path: str | os.PathLike[str], *, dtype: str | None = None) -> Self:
         """A new model from a file written by :meth:`save`.
 
         Parameters

@@ -18,9 +18,13 @@ bit for bit. The checkpoint format is this module's own (kind
 :class:`rbm.Trainer`'s RBM state.
 """
 import json
+import os
 import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from pytensor.graph.replace import clone_replace
 from tqdm.auto import tqdm
 
@@ -90,9 +94,11 @@ class DBMTrainer:
         The centering offsets, one per layer.
     """
 
-    def __init__(self, model, *, learning_rate=0.005, batch_size=100, n_chains=100, mean_field_steps=10,
-                 gibbs_steps=5, momentum=0.0, weight_decay=0.0, centering=False, centering_rate=0.01,
-                 mode="cpu", seed=None, batches_per_call=None):
+    def __init__(self, model, *, learning_rate: float | Callable[[int], float] = 0.005, batch_size: int = 100,
+                 n_chains: int = 100, mean_field_steps: int = 10, gibbs_steps: int = 5,
+                 momentum: float | Callable[[int], float] = 0.0, weight_decay: float = 0.0,
+                 centering: bool = False, centering_rate: float = 0.01, mode: str = "cpu",
+                 seed: int | None = None, batches_per_call: int | None = None) -> None:
         from ..models.dbm import DBM
 
         if not isinstance(model, DBM):
@@ -149,7 +155,8 @@ class DBMTrainer:
                                    high_inclusive=False))
 
     # --------------------------------------------------------------- the step
-    def centered_gradients(self, gradients, offsets):
+    def centered_gradients(self, gradients: Sequence[pt.TensorVariable],
+                           offsets: Sequence[pt.TensorVariable]) -> list[pt.TensorVariable]:
         """The centered update direction in plain coordinates (symbolic).
 
         With g_Wi and g_i the plain descent gradients (model minus data
@@ -276,8 +283,10 @@ class DBMTrainer:
                                                   name="dbm_train_fn")
 
     # ------------------------------------------------------------------- fit
-    def fit(self, data, *, epochs=1, callbacks=(), verbose=True, checkpoint=None, checkpoint_every=None,
-            resume=None):
+    def fit(self, data: ArrayLike, *, epochs: int = 1,
+            callbacks: Callable[..., Any] | Sequence[Callable[..., Any]] = (), verbose: bool | int = True,
+            checkpoint: str | os.PathLike[str] | None = None, checkpoint_every: int | None = None,
+            resume: str | os.PathLike[str] | None = None) -> list[dict]:
         """Train on ``data``; returns ``history``.
 
         As :meth:`rbm.Trainer.fit`: the last n % batch_size rows are not

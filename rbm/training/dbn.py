@@ -9,9 +9,11 @@ progress bars, atomic checkpoints after every epoch that resume bit for bit,
 and a divergence guard.
 """
 import json
+import os
 import time
 
 import numpy as np
+from numpy.typing import ArrayLike
 from tqdm.auto import tqdm
 
 from .. import backend
@@ -89,8 +91,9 @@ class DBNTrainer:
 
     @keyword_only("pretrain_lr", "k", "finetune_lr", "batch_size", "patience_epochs", "patience_increase",
                   "improvement_threshold", "mode")  # the old positional order
-    def __init__(self, dbn, *, pretrain_lr=0.01, k=1, finetune_lr=0.1, batch_size=10, patience_epochs=4,
-                 patience_increase=2.0, improvement_threshold=0.995, mode="cpu"):
+    def __init__(self, dbn, *, pretrain_lr: float = 0.01, k: int = 1, finetune_lr: float = 0.1, batch_size: int = 10,
+                 patience_epochs: int = 4, patience_increase: float = 2.0, improvement_threshold: float = 0.995,
+                 mode: str = "cpu") -> None:
         from ..models import DBN
 
         if not isinstance(dbn, DBN):
@@ -119,19 +122,19 @@ class DBNTrainer:
         self._pretrain_fns = self._finetune_fns = None
 
     @property
-    def best_validation_error(self):
+    def best_validation_error(self) -> float:
         return self.early_stopping["best_validation_error"]
 
     @property
-    def test_error(self):
+    def test_error(self) -> float | None:
         return self.early_stopping["test_error"]
 
     @property
-    def best_epoch(self):
+    def best_epoch(self) -> int | None:
         return self.early_stopping["best_epoch"]
 
     @property
-    def patience(self):
+    def patience(self) -> int | None:
         return self.early_stopping["patience"]
 
     # ------------------------------------------------------------ data
@@ -163,8 +166,10 @@ class DBNTrainer:
 
     # ------------------------------------------------------------ training
     @keyword_only("pretraining_epochs", "training_epochs", "verbose", "checkpoint", "resume", "progress_bars")
-    def fit(self, train, valid, test, *, pretraining_epochs=100, training_epochs=1000, verbose=True,
-            checkpoint=None, resume=None, progress_bars=None):
+    def fit(self, train: tuple[ArrayLike, ArrayLike], valid: tuple[ArrayLike, ArrayLike],
+            test: tuple[ArrayLike, ArrayLike], *, pretraining_epochs: int = 100, training_epochs: int = 1000,
+            verbose: bool | int = True, checkpoint: str | os.PathLike[str] | None = None,
+            resume: str | os.PathLike[str] | None = None, progress_bars: bool | None = None) -> list[dict]:
         """Pretrain every layer for ``pretraining_epochs``, then fine-tune for up to ``training_epochs``.
 
         The last rows that do not fill a minibatch are not used, as in the
@@ -228,7 +233,7 @@ class DBNTrainer:
         return self.history
 
     @staticmethod
-    def format_record(record):
+    def format_record(record: dict) -> str:
         """One line for an epoch's record, as ``fit`` prints it.
 
         Parameters

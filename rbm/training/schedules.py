@@ -6,6 +6,7 @@ so changing it costs nothing. Anything callable as ``schedule(epoch)`` works;
 these named ones also describe themselves, so checkpoints can tell them apart.
 """
 import numbers
+from collections.abc import Callable
 
 import numpy as np
 
@@ -32,18 +33,18 @@ class Schedule:
     (0.0125, halving(0.1))
     """
 
-    def __init__(self, function, description):
+    def __init__(self, function: Callable[[int], float], description: str) -> None:
         self._function = function
         self.description = description
 
-    def __call__(self, epoch):
+    def __call__(self, epoch: int) -> float:
         return self._function(epoch)
 
     def __repr__(self):
         return self.description
 
 
-def constant(value):
+def constant(value: float) -> Schedule:
     """The same ``value`` every epoch.
 
     Parameters
@@ -65,7 +66,7 @@ def constant(value):
     return Schedule(lambda epoch: value, f"constant({value!r})")
 
 
-def linear(start, end, epochs):
+def linear(start: float, end: float, epochs: int) -> Schedule:
     """From ``start`` at epoch 0 in a straight line to ``end`` at epoch ``epochs``, then ``end``.
 
     Parameters
@@ -92,7 +93,7 @@ def linear(start, end, epochs):
                     f"linear({start!r}, {end!r}, {epochs!r})")
 
 
-def exponential(start, decay):
+def exponential(start: float, decay: float) -> Schedule:
     """``start * decay ** epoch``.
 
     Parameters
@@ -118,7 +119,7 @@ def exponential(start, decay):
     return Schedule(lambda epoch: start * decay ** epoch, f"exponential({start!r}, {decay!r})")
 
 
-def as_schedule(value, name):
+def as_schedule(value: float | Callable[[int], float], name: str) -> Callable[[int], float]:
     """A number becomes :func:`constant`; a callable is kept; anything else is refused.
 
     Parameters
@@ -155,7 +156,7 @@ def as_schedule(value, name):
     raise TypeError(f"{name} must be a number or a schedule (a callable of the epoch), got {type(value).__name__}")
 
 
-def describe(value):
+def describe(value: float | Callable[[int], float]) -> float | str:
     """What checkpoints record of a setting: the number itself, or the schedule's description.
 
     Parameters

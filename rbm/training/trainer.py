@@ -8,8 +8,11 @@ minibatches in a ``scan`` (``batches_per_call``), which a GPU needs.
 """
 import os
 import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from pytensor.graph.replace import clone_replace
 from tqdm.auto import tqdm
 
@@ -141,9 +144,11 @@ class Trainer:
 
     @keyword_only("learning_rate", "k", "persistent", "batch_size", "momentum", "weight_decay", "mode", "seed",
                   "batches_per_call", "n_chains", "centering", "centering_rate", "tempering")  # the old order
-    def __init__(self, model, *, learning_rate=0.1, k=1, persistent=True, batch_size=20,
-                 momentum=0.0, weight_decay=0.0, mode="cpu", seed=None, batches_per_call=None, n_chains=None,
-                 centering=False, centering_rate=0.01, tempering=None):
+    def __init__(self, model, *, learning_rate: float | Callable[[int], float] = 0.1, k: int = 1,
+                 persistent: bool = True, batch_size: int = 20, momentum: float | Callable[[int], float] = 0.0,
+                 weight_decay: float = 0.0, mode: str = "cpu", seed: int | None = None,
+                 batches_per_call: int | None = None, n_chains: int | None = None, centering: bool = False,
+                 centering_rate: float = 0.01, tempering: int | ArrayLike | None = None) -> None:
         from ..models import RBM, GaussianBernoulliRBM
 
         if not isinstance(model, RBM):
@@ -332,8 +337,10 @@ class Trainer:
 
     # ------------------------------------------------------------------- fit
     @keyword_only("epochs", "valid", "callbacks", "verbose", "checkpoint", "checkpoint_every", "resume")
-    def fit(self, data, *, epochs=1, valid=None, callbacks=(), verbose=True,
-            checkpoint=None, checkpoint_every=None, resume=None):
+    def fit(self, data: ArrayLike, *, epochs: int = 1, valid: ArrayLike | None = None,
+            callbacks: Callable[..., Any] | Sequence[Callable[..., Any]] = (), verbose: bool | int = True,
+            checkpoint: str | os.PathLike[str] | None = None, checkpoint_every: int | None = None,
+            resume: str | os.PathLike[str] | None = None) -> list[dict]:
         """Train on ``data``; returns ``history``.
 
         ``data`` is (n, n_visible) in [0, 1]; the last n % batch_size rows are
@@ -540,7 +547,7 @@ class Trainer:
                 "finite parameters (try a smaller learning_rate)")
 
     @staticmethod
-    def format_record(record):
+    def format_record(record: dict) -> str:
         """One line for an epoch's record, as ``fit`` prints it.
 
         Parameters
