@@ -62,3 +62,101 @@ def bars_and_stripes(size=3):
         patterns.add(tuple(rows.ravel()))
         patterns.add(tuple(rows.T.ravel()))
     return np.array(sorted(patterns))
+
+
+# ------------------------------------------------------------- exact Gibbs chains
+def state_index(states):
+    """Row number in :func:`all_binary_states` of each binary vector (last axis, first bit most significant)."""
+    states = np.asarray(states)
+    n = states.shape[-1]
+    return (np.rint(states).astype(np.int64) << np.arange(n - 1, -1, -1)).sum(axis=-1)
+
+
+def bernoulli_table(means, states):
+    """P(state | means) of independent Bernoulli units: (len(means), len(states))."""
+    return np.prod(np.where(states[None, :, :] == 1, means[:, None, :], 1 - means[:, None, :]), axis=2)
+
+
+def gibbs_kernels(W, hbias, vbias):
+    """(up, down): up[v, h] = p(h | v) and down[h, v] = p(v | h) over every binary state, from the energy directly."""
+    visible, hidden = all_binary_states(W.shape[0]), all_binary_states(W.shape[1])
+    up = bernoulli_table(expit(visible @ W + hbias), hidden)
+    down = bernoulli_table(expit(hidden @ W.T + vbias), visible)
+    return up, down
+
+
+def joint_probabilities(W, hbias, vbias, beta=1.0):
+    """p(v, h) proportional to exp(-beta E(v, h)) by enumeration: (2^n_visible, 2^n_hidden), rows v, columns h."""
+    visible, hidden = all_binary_states(W.shape[0]), all_binary_states(W.shape[1])
+    log_p = beta * ((visible @ W @ hidden.T) + (visible @ vbias)[:, None] + (hidden @ hbias)[None, :])
+    return np.exp(log_p - logsumexp(log_p))
+
+
+def total_variation(samples_index, probabilities):
+    """Half the L1 distance between the empirical distribution of ``samples_index`` and ``probabilities``."""
+    counts = np.bincount(np.ravel(samples_index), minlength=len(probabilities))
+    return 0.5 * np.abs(counts / counts.sum() - probabilities).sum()
+
+
+def tv_threshold(n_draws, n_states, failure_probability=1e-6):
+    """A bound that the total variation distance of ``n_draws`` independent exact draws exceeds with
+    probability at most ``failure_probability``.
+
+    Its expectation is at most sqrt(n_states / n_draws) / 2 (E|p_hat - p| <= sqrt(p / n) for each
+    state, then Cauchy-Schwarz over the states; about sqrt(S / (2 pi N)) for large N); one draw moves
+    it by at most 1 / n_draws, so by McDiarmid's inequality it exceeds its expectation by t with
+    probability at most exp(-2 n_draws t^2). A sampler whose distribution is off by more than about
+    twice this bound fails.
+    """
+    return np.sqrt(n_states / n_draws) / 2 + np.sqrt(np.log(1 / failure_probability) / (2 * n_draws))
+
+
+def hidden_after(up, down, h_start, steps):
+    """The distribution of h after ``steps`` Gibbs steps h -> v -> h from the distribution ``h_start``."""
+    h = np.asarray(h_start, dtype=np.float64)
+    for _ in range(steps):
+        h = h @ down @ up
+    return h
+
+
+def joint_after_step(up, down, h_previous):
+    """p(v, h) of the pair a Gibbs step h_previous -> v -> h ends with: (2^n_visible, 2^n_hidden)."""
+    return (h_previous @ down)[:, None] * up
+
+
+def maximal_correlation(joint):
+    """The maximal correlation of the two variables of a discrete joint distribution (rows, columns).
+
+    It is the second singular value of p(x, y) / sqrt(p(x) p(y)); one Gibbs step through the other
+    variable shrinks the L2 distance of any start from equilibrium by at least this factor, so
+    burn-in steps can be checked (see tests/training/test_tempering.py).
+    """
+    scaled = joint / np.sqrt(np.outer(joint.sum(axis=1), joint.sum(axis=0)))
+    return np.linalg.svd(scaled, compute_uv=False)[1]
+
+
+# ------------------------------------------------------ Gaussian-Bernoulli chains
+def gaussian_hidden_log_weights(W, hbias, vbias, sigma):
+    """log of the unnormalised p(h) of a Gaussian-Bernoulli RBM, for every hidden state.
+
+    Integrating v out of exp(-E(v, h)), E = sum_i (v_i - b_i)^2 / (2 sigma_i^2) - c.h - sum_i (v_i / sigma_i) (W h)_i,
+    completes a square in each v_i: the integral is sqrt(2 pi) sigma_i exp(b_i u_i / sigma_i + u_i^2 / 2), u = W h.
+    """
+    hidden = all_binary_states(W.shape[1])
+    u = hidden @ W.T
+    return hidden @ hbias + (u * vbias / sigma + u ** 2 / 2).sum(axis=1) + np.log(np.sqrt(2 * np.pi) * sigma).sum()
+
+
+def gaussian_hidden_kernel(W, hbias, vbias, sigma, n_points=40):
+    """T[h, h'] = p(h' | h) of the chain h -> v -> h' of a Gaussian-Bernoulli RBM, by Gauss-Hermite quadrature.
+
+    v / sigma = b / sigma + W h + z with z standard normal, so p(h' | h) = E_z prod_j Bernoulli(h'_j;
+    sigmoid(c_j + ((b / sigma + W h + z) W)_j)), a smooth integrand the quadrature gets to ~1e-12.
+    """
+    nodes, weights = np.polynomial.hermite_e.hermegauss(n_points)
+    n_visible = W.shape[0]
+    z = np.stack(np.meshgrid(*[nodes] * n_visible, indexing="ij"), axis=-1).reshape(-1, n_visible)
+    w = np.prod(np.stack(np.meshgrid(*[weights / np.sqrt(2 * np.pi)] * n_visible, indexing="ij"), axis=-1)
+                .reshape(-1, n_visible), axis=1)
+    hidden = all_binary_states(W.shape[1])
+    return np.array([w @ bernoulli_table(expit(hbias + (vbias / sigma + W @ h + z) @ W), hidden) for h in hidden])

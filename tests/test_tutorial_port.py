@@ -19,6 +19,9 @@ import rbm
 from rbm import backend
 from rbm.backend import pt, pytensor
 
+from . import reference
+from .models.test_rbm import numpy_params, slow_rbm
+
 N_CHAINS, N_UNITS, N_STEPS = 40, 25, 4
 #: a mean of n fair coins lies within 5 standard errors of 1/2 (p ~ 6e-7 to fail by chance)
 def assert_fair(samples):
@@ -151,7 +154,7 @@ def test_the_tutorials_training_and_sampling_code_runs_and_draws_fresh_numbers(m
                                   name="train_rbm", mode=backend.resolve_mode(mode))
     W_before = model.W.get_value()
     chains = []
-    for epoch in range(2):
+    for _epoch in range(2):
         costs = [train_rbm(batch_index) for batch_index in range(n_train_batches)]
         assert np.all(np.isfinite(costs))
         chains.append(persistent_chain.get_value())
@@ -164,15 +167,46 @@ def test_the_tutorials_training_and_sampling_code_runs_and_draws_fresh_numbers(m
     sample_fn = pytensor.function([], [vis_mfs[-1], vis_samples[-1]], updates=updates, name="sample_fn",
                                   mode=backend.resolve_mode(mode))
     (mean_1, sample_1), (mean_2, sample_2) = sample_fn(), sample_fn()
-    assert np.all((mean_1 > 0) & (mean_1 < 1)) and not np.array_equal(sample_1, sample_2)
+    for mean in (mean_1, mean_2):
+        assert np.all((mean > 0) & (mean < 1))
+    assert not np.array_equal(sample_1, sample_2)
+
+
+def test_the_tutorials_sampling_scan_follows_the_exact_distribution():
+    """The tutorial's sampling code (a user scan over gibbs_vhv, the chain moved on by the user's update)
+    on a 3-2 model with asymmetric weights, 20,000 chains from v = 0: after call n the visible samples
+    follow the exact distribution after 2n steps v -> h -> v, by enumeration (tests/reference.py)."""
+    model = slow_rbm()
+    up, down = reference.gibbs_kernels(*numpy_params(model))
+    n_chains = 20000
+    persistent_vis_chain = pytensor.shared(np.zeros((n_chains, 3)))
+    (_, _, _, _, vis_mfs, vis_samples), updates = user_scan(model.gibbs_vhv, persistent_vis_chain, 2)
+    updates.update({persistent_vis_chain: vis_samples[-1]})
+    sample_fn = pytensor.function([], [vis_mfs[-1], vis_samples[-1]], updates=updates, name="sample_fn",
+                                  mode=backend.resolve_mode("FAST_COMPILE"))
+    threshold = reference.tv_threshold(n_chains, 8)
+
+    def exact(steps):  # p(v) after `steps` steps from v = 0
+        return reference.hidden_after(up, down, up[0], steps - 1) @ down
+
+    for call in (1, 2):
+        _, samples = sample_fn()
+        # one step per call, or chains that restart from v = 0 at each call, would fail
+        for wrong in {1: (1, 3), 2: (2, 3)}[call]:
+            assert 0.5 * np.abs(exact(2 * call) - exact(wrong)).sum() > 3 * threshold
+        assert reference.total_variation(reference.state_index(samples), exact(2 * call)) < threshold, call
 
 
 def test_tutorial_style_training_equals_the_trainer():
-    """The same graph piece in a user's function and inside Trainer gives the same weights (NUMBA, bit for bit)."""
+    """The same graph piece in a user's function and inside Trainer gives the same weights (bit for bit).
+
+    FAST_COMPILE runs both graphs op by op, so equal graphs give equal bits, and compiles in a second.
+    """
+    mode = "FAST_COMPILE"
     data = (np.random.RandomState(0).uniform(size=(40, 12)) < 0.4).astype("float64")
     models = [rbm.RBM(n_visible=12, n_hidden=5, numpy_rng=np.random.RandomState(3), seed=11, dtype="float64")
               for _ in range(2)]
-    trainer = rbm.Trainer(models[0], learning_rate=0.05, k=2, persistent=True, batch_size=10, mode="NUMBA")
+    trainer = rbm.Trainer(models[0], learning_rate=0.05, k=2, persistent=True, batch_size=10, mode=mode)
     trainer.fit(data, epochs=2, verbose=False)
 
     user_model = models[1]
@@ -180,8 +214,9 @@ def test_tutorial_style_training_equals_the_trainer():
     index = pt.lscalar()
     chain = pytensor.shared(np.zeros((10, 5)))
     cost, updates = user_model.get_cost_updates(lr=0.05, persistent=chain, k=2)
-    train = pytensor.function([index], cost, updates=updates, givens={user_model.input: train_set_x[index * 10:(index + 1) * 10]},
-                              mode=backend.resolve_mode("NUMBA"))
+    train = pytensor.function([index], cost, updates=updates,
+                              givens={user_model.input: train_set_x[index * 10:(index + 1) * 10]},
+                              mode=backend.resolve_mode(mode))
     costs = [[train(i) for i in range(4)] for _ in range(2)]
     for trained, user in zip(models[0].params, user_model.params):
         np.testing.assert_array_equal(trained.get_value(), user.get_value())
@@ -198,7 +233,7 @@ def test_a_symbolic_learning_rate_gives_the_numeric_update():
         lr = pt.scalar("lr") if symbolic else 0.3
         cost, updates = model.get_cost_updates(lr=lr, persistent=None, k=1)
         inputs = [model.input, lr] if symbolic else [model.input]
-        step = pytensor.function(inputs, cost, updates=updates, mode=backend.resolve_mode("NUMBA"))
+        step = pytensor.function(inputs, cost, updates=updates, mode=backend.resolve_mode("FAST_COMPILE"))
         step(data, 0.3) if symbolic else step(data)
         results.append(model.W.get_value())
     np.testing.assert_array_equal(results[0], results[1])

@@ -1,15 +1,14 @@
 """The model's graphs against plain numpy formulas, in every supported compile mode."""
 import numpy as np
 import pytest
-from scipy.special import expit
-
-from rbm import RBM, visible_bias_from_data
-from rbm import backend
-from rbm.backend import pt, pytensor
 from pytensor.graph.replace import graph_replace
 from pytensor.graph.traversal import ancestors
 from pytensor.scalar import basic as ps
 from pytensor.scalar.math import Sigmoid
+from scipy.special import expit
+
+from rbm import RBM, backend, visible_bias_from_data
+from rbm.backend import pt, pytensor
 
 from .. import reference
 
@@ -151,11 +150,10 @@ def test_gibbs_steps_return_six_values_in_tutorial_order():
 
 
 # ------------------------------------------------------------------- learning
-@pytest.mark.parametrize("persistent", [False, True])
-def test_cd_gradient_is_data_minus_model_statistics(persistent, dtype):
+def test_cd_gradient_is_data_minus_model_statistics(dtype):
+    """The gradient given the chain's end (replaced by a constant); the chain itself is tested below."""
     model = random_model(dtype=dtype)
-    chain = pytensor.shared(np.zeros((6, 5), dtype=dtype)) if persistent else None
-    cost, gradients, updates = model.get_cost_gradients(persistent=chain, k=3)
+    cost, gradients, updates = model.get_cost_gradients(k=3)
     v_model = (np.random.default_rng(5).random((6, 7)) < 0.5).astype(dtype)
     v_data = (np.random.default_rng(6).random((6, 7)) < 0.5).astype(dtype)
     got = compile_([model.input], fix_chain_end(gradients, v_model))(v_data)
@@ -200,10 +198,14 @@ def test_get_cost_updates_cd_monitors_reconstruction():
     assert np.isfinite(value) and value < 0  # a mean log-probability of 7 bits
 
 
+def chain_end_of(graph):
+    """The Gibbs chain's end (visible states) that the gradient ``graph`` reads."""
+    return next(var for var in ancestors(graph) if var.name == "chain_end")
+
+
 def fix_chain_end(graph, v_model):
     """``graph`` with the Gibbs chain's end replaced by the constant ``v_model``."""
-    end = next(var for var in ancestors(graph) if var.name == "chain_end")
-    return graph_replace(graph, {end: pt.constant(v_model)})
+    return graph_replace(graph, {chain_end_of(graph): pt.constant(v_model)})
 
 
 def test_sgd_update_is_param_minus_lr_times_gradient():
@@ -214,6 +216,79 @@ def test_sgd_update_is_param_minus_lr_times_gradient():
     grad_W = compile_([model.input], fix_chain_end(gradients, v_model)[0])(data)
     new_W = compile_([model.input], fix_chain_end([updates[model.W]], v_model)[0])(data)
     np.testing.assert_allclose(new_W, model.W.get_value() - 0.25 * grad_W, rtol=1e-12)
+
+
+# ------------------------------------------------- Gibbs chains against exact enumeration
+#: independent chains per check: the total variation distance of their end states from the exact
+#: distribution stays below reference.tv_threshold (about 0.04 for 32 states) but for a chance of 1e-6
+N_CHAINS = 20000
+
+
+def slow_rbm():
+    """A 3-2 RBM (non-square, so a transposed W fails) whose Gibbs chain forgets its start slowly.
+
+    Its hidden chain's second eigenvalue is 0.6, so the exact distributions after 1, 2, 3 ... steps
+    differ by far more than the sampling noise: the number of steps k and the persistence of the chain
+    change what a correct sampler gives (each test checks that its alternatives are told apart).
+    Chains start far from equilibrium: from v = 0 (p(v = 0) is 0.001) or h = 0 (p(h = 0) is 0.03).
+    """
+    rng = np.random.default_rng(3)
+    return RBM(n_visible=3, n_hidden=2, W=3.0 * rng.normal(size=(3, 2)), hbias=rng.normal(size=2),
+               vbias=rng.normal(size=3), seed=0, dtype="float64")
+
+
+@pytest.fixture(scope="module")
+def slow_model():
+    return slow_rbm()
+
+
+def assert_distinguishable(exact, alternatives, threshold):
+    """A sampler that followed any of ``alternatives`` instead of ``exact`` would fail the check."""
+    for alternative in alternatives:
+        assert 0.5 * np.abs(exact - alternative).sum() > 3 * threshold
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_cd_chain_end_follows_the_exact_k_step_distribution(slow_model, k):
+    """CD-k from data v0 = 0: h0 ~ p(h | v0), then k steps h -> v -> h; the gradient reads v_k."""
+    up, down = reference.gibbs_kernels(*numpy_params(slow_model))
+    _, gradients, updates = slow_model.get_cost_gradients(k=k)
+    # k = 3 in NUMBA, whose transposes rbm patches (rbm.backend.patches); k = 1 in mode "cpu"
+    mode = "NUMBA" if k == 3 else "cpu"
+    chain_end = compile_([slow_model.input], chain_end_of(gradients), updates=updates, mode=mode)
+    ends = chain_end(np.zeros((N_CHAINS, 3)))
+    assert set(np.unique(ends)) <= {0.0, 1.0}
+
+    def exact(steps):  # p(v_steps) from v0 = 0
+        return reference.joint_after_step(up, down, reference.hidden_after(up, down, up[0], steps - 1)).sum(axis=1)
+
+    threshold = reference.tv_threshold(N_CHAINS, 8)
+    # one step more or fewer, or k ignored (always one step), would fail
+    assert_distinguishable(exact(k), [exact(steps) for steps in {1, k - 1, k + 1} - {0, k}], threshold)
+    assert reference.total_variation(reference.state_index(ends), exact(k)) < threshold
+
+
+def test_pcd_chain_continues_from_the_persistent_state(slow_model):
+    """PCD-2 from h = 0: after call n the chain end and the new persistent state are (v, h) after 2n steps."""
+    up, down = reference.gibbs_kernels(*numpy_params(slow_model))
+    persistent = pytensor.shared(np.zeros((N_CHAINS, 2)))
+    _, gradients, updates = slow_model.get_cost_gradients(persistent=persistent, k=2)
+    assert slow_model.bit_i_idx in updates  # the pseudo-likelihood's bit; this test draws without it
+    del updates[slow_model.bit_i_idx]
+    step = compile_([], chain_end_of(gradients), updates=updates, mode="cpu")
+    threshold = reference.tv_threshold(N_CHAINS, 32)
+
+    def exact(steps):  # p(v_steps, h_steps) from h0 = 0, flattened as v * 4 + h
+        return reference.joint_after_step(up, down, reference.hidden_after(up, down, np.eye(4)[0], steps - 1)).ravel()
+
+    for call in range(1, 4):
+        v = step()
+        h = np.asarray(persistent.get_value())
+        if call in (1, 3):
+            # k ignored (one step per call), a step more, or a chain restarting from h = 0 at each call fail
+            assert_distinguishable(exact(2 * call), [exact(call), exact(2 if call == 3 else 3)], threshold)
+            index = reference.state_index(v) * 4 + reference.state_index(h)
+            assert reference.total_variation(index, exact(2 * call)) < threshold, call
 
 
 # ----------------------------------------------------------------- stability

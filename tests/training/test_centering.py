@@ -1,6 +1,7 @@
 """Centering: the centered RBM equals the plain RBM it converts to, and a centered step follows Melchior et al."""
 import numpy as np
 import pytest
+from pytensor.graph.traversal import ancestors
 from scipy.special import expit, logsumexp
 
 from rbm import RBM, Trainer
@@ -9,7 +10,7 @@ from rbm.evaluation import exact_log_partition
 from rbm.training.centering import from_plain, to_plain
 
 from .. import reference
-from ..models.test_rbm import compile_, fix_chain_end, numpy_params
+from ..models.test_rbm import chain_end_of, compile_, fix_chain_end, numpy_params
 
 N_VISIBLE, N_HIDDEN = 6, 4
 
@@ -37,7 +38,7 @@ def test_a_centered_model_is_the_plain_rbm_it_converts_to():
     # ... equals the plain model's, from its compiled free energy and exact log Z
     v_sym = model.input
     free_energy = compile_([v_sym], model.free_energy(v_sym))(vs)
-    np.testing.assert_allclose(-free_energy - exact_log_partition(model), centered_log_p, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(-free_energy - exact_log_partition(model).log_z, centered_log_p, rtol=1e-12, atol=1e-12)
     # free energies differ by one constant only
     differences = free_energy - (-logsumexp(joint, axis=1))
     np.testing.assert_allclose(differences, differences[0], atol=1e-12)
@@ -73,7 +74,7 @@ def melchior_step(plain, mu, lam, v_data, v_model, lr, rate):
     return (*to_plain(W, c, b, new_mu, new_lam), new_mu, new_lam)
 
 
-@pytest.mark.parametrize("mode", ["cpu", "NUMBA", "FAST_COMPILE"])
+@pytest.mark.parametrize("mode", ["cpu", "FAST_COMPILE"])  # NUMBA trains centered in test_checkpoint.py
 def test_a_centered_step_is_melchiors_algorithm(mode):
     pytest.importorskip("jax") if mode == "cpu" else None
     rng = np.random.default_rng(4)
@@ -93,12 +94,38 @@ def test_a_centered_step_is_melchiors_algorithm(mode):
         np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12, err_msg=name)
 
 
+def test_a_centered_tempered_step_is_melchiors_algorithm_on_the_ladders_chain_end():
+    """With parallel tempering the chain end comes from the beta = 1 replicas; the centered step is unchanged.
+
+    The chain end (replaced by fixed visible states) must be the one the ladder hands over, and the
+    step must still take the centered gradient and move the offsets; the ladder must advance too.
+    """
+    rng = np.random.default_rng(5)
+    model = RBM(n_visible=N_VISIBLE, n_hidden=N_HIDDEN, W=rng.normal(size=(N_VISIBLE, N_HIDDEN)),
+                hbias=rng.normal(size=N_HIDDEN), vbias=rng.normal(size=N_VISIBLE), seed=0, dtype="float64")
+    trainer = Trainer(model, learning_rate=0.3, k=1, batch_size=5, centering=True, centering_rate=0.2,
+                      tempering=3, mode="cpu")
+    mu, lam = rng.random(N_VISIBLE), rng.random(N_HIDDEN)
+    trainer.visible_offset.set_value(mu)
+    trainer.hidden_offset.set_value(lam)
+    updates, cost = trainer._minibatch_updates(pt.lscalar("index"))
+    assert trainer.tempering.chains in updates and trainer.tempering.step in updates
+    assert trainer.tempering.chains in ancestors([chain_end_of([updates[model.W]])])  # the ladder's chain end
+    v_data = (rng.random((5, N_VISIBLE)) < 0.5).astype(float)
+    v_model = (rng.random((5, N_VISIBLE)) < 0.5).astype(float)
+    targets = [*model.params, trainer.visible_offset, trainer.hidden_offset]
+    got = compile_([model.input], fix_chain_end([updates[t] for t in targets], v_model), mode="cpu")(v_data)
+    expected = melchior_step(numpy_params(model), mu, lam, v_data, v_model, lr=0.3, rate=0.2)
+    for name, g, e in zip(["W", "hbias", "vbias", "visible_offset", "hidden_offset"], got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
 def test_fit_starts_offsets_at_the_data_means_and_keeps_a_plain_model():
     data = (np.random.default_rng(0).random((40, N_VISIBLE)) < 0.3).astype(float)
     model = RBM(n_visible=N_VISIBLE, n_hidden=N_HIDDEN, seed=0, dtype="float64")
     W0, c0 = model.W.get_value(), model.hbias.get_value()
     trainer = Trainer(model, learning_rate=0.05, batch_size=10, centering=True, centering_rate=1e-9,
-                      mode="NUMBA", seed=0)
+                      mode="cpu", seed=0)
     trainer.fit(data, epochs=1, verbose=False)
     # a negligible rate leaves the offsets where the fit started them
     np.testing.assert_allclose(trainer.visible_offset.get_value(), data.mean(axis=0), atol=1e-8)
@@ -112,10 +139,10 @@ def test_centered_training_learns_a_tiny_distribution():
     data = np.tile(patterns, (20, 1))
     model = RBM.from_data(data, n_hidden=4, seed=0, numpy_rng=np.random.default_rng(0), dtype="float64")
     before = reference.mean_log_likelihood(data, *numpy_params(model))
-    Trainer(model, learning_rate=0.1, batch_size=8, n_chains=20, centering=True, mode="NUMBA",
+    Trainer(model, learning_rate=0.1, batch_size=8, n_chains=20, centering=True, mode="cpu",
             seed=0).fit(data, epochs=50, verbose=False)
     after = reference.mean_log_likelihood(data, *numpy_params(model))
-    # measured: -4.16 -> -2.51 (the best possible is -1.39)
+    # measured in mode "cpu" with seeds 0, 1, 2: -4.16 -> -2.47, -2.26, -2.30 (the best possible is -1.39)
     assert after > before + 1.0, (before, after)
 
 

@@ -1,5 +1,6 @@
 """Checkpoints: a run killed with SIGKILL and resumed ends bit-identical to an uninterrupted run."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -84,10 +85,19 @@ BARS = (np.random.default_rng(3).random((60, 9)) < 0.5).astype(float)
 
 
 def make_trainer(**kwargs):
+    """PCD-1 with momentum on BARS; FAST_COMPILE (compiles in ~1 s) unless a test is about a mode."""
     model = RBM(n_visible=9, n_hidden=4, seed=0, dtype="float64")
-    settings = dict(batch_size=10, momentum=0.5, seed=1)
+    settings = dict(batch_size=10, momentum=0.5, seed=1, mode="FAST_COMPILE")
     settings.update(kwargs)
     return Trainer(model, **settings)
+
+
+@pytest.fixture(scope="module")
+def one_epoch_checkpoint(tmp_path_factory):
+    """A checkpoint of make_trainer() after one epoch, shared by the tests that only read it."""
+    path = tmp_path_factory.mktemp("checkpoint") / "c.npz"
+    make_trainer().fit(BARS, epochs=1, checkpoint=path, verbose=False)
+    return path
 
 
 @pytest.mark.parametrize("mode", ["cpu", "NUMBA"])
@@ -108,55 +118,61 @@ def test_resume_in_process_matches_uninterrupted_and_counts_whole_run(tmp_path, 
     assert len(again.fit(BARS, epochs=5, resume=path, verbose=False)) == 5  # already complete: no work
 
 
-def test_centered_resume_restores_the_offsets_bit_for_bit(tmp_path):
-    path = tmp_path / "c.npz"
-    make_trainer(mode="NUMBA", centering=True).fit(BARS, epochs=2, checkpoint=path, verbose=False)
-    resumed = make_trainer(mode="NUMBA", centering=True)
-    resumed.fit(BARS, epochs=4, resume=path, verbose=False)
-    straight = make_trainer(mode="NUMBA", centering=True)
-    straight.fit(BARS, epochs=4, verbose=False)
-    for name in ("visible_offset", "hidden_offset"):
-        np.testing.assert_array_equal(getattr(resumed, name).get_value(), getattr(straight, name).get_value())
-    np.testing.assert_array_equal(resumed.model.W.get_value(), straight.model.W.get_value())
-    with pytest.raises(ValueError, match="centering"):
-        make_trainer(mode="NUMBA").fit(BARS, epochs=4, resume=path, verbose=False)
+@pytest.mark.parametrize("mode", ["NUMBA", "cpu"])
+def test_centered_tempered_resume_mid_epoch_is_bit_identical(tmp_path, mode):
+    """A run with centering and parallel tempering, resumed from minibatch 4 of epoch 0 (6 per epoch).
 
+    The uninterrupted run checkpoints every 4 minibatches; after its first epoch the newest checkpoint is
+    the one at minibatch 4, which a callback keeps. A second trainer resumes from it and must end with
+    the same parameters, velocities, offsets, ladder, swap counts and per-epoch costs and swap rates.
+    """
+    pytest.importorskip("jax") if mode == "cpu" else None
+    path, kept = tmp_path / "c.npz", tmp_path / "kept.npz"
 
-def test_tempered_resume_restores_the_ladder_bit_for_bit(tmp_path):
-    path = tmp_path / "c.npz"
-    make_trainer(mode="NUMBA", tempering=3).fit(BARS, epochs=1, checkpoint=path, checkpoint_every=4, verbose=False)
-    resumed = make_trainer(mode="NUMBA", tempering=3)
-    history = resumed.fit(BARS, epochs=3, resume=path, verbose=False)
-    straight = make_trainer(mode="NUMBA", tempering=3)
-    expected = straight.fit(BARS, epochs=3, verbose=False)
-    for name, variable in resumed.tempering.state_variables.items():
-        np.testing.assert_array_equal(variable.get_value(), straight.tempering.state_variables[name].get_value())
-    np.testing.assert_array_equal(resumed.model.W.get_value(), straight.model.W.get_value())
-    assert [r["swap_rates"] for r in history] == [r["swap_rates"] for r in expected]
+    def keep_the_mid_epoch_checkpoint(trainer, record):
+        if record["epoch"] == 0:
+            shutil.copy(path, kept)
+        return False
+
+    settings = dict(mode=mode, centering=True, centering_rate=0.1, tempering=3)
+    straight = make_trainer(**settings)
+    expected = straight.fit(BARS, epochs=3, checkpoint=path, checkpoint_every=4,
+                            callbacks=[keep_the_mid_epoch_checkpoint], verbose=False)
+    with np.load(kept) as archive:
+        assert (int(archive["epoch"]), int(archive["batch"])) == (0, 4)
+    resumed = make_trainer(**settings)
+    history = resumed.fit(BARS, epochs=3, resume=kept, verbose=False)
+    for name, value in straight.model.get_params().items():
+        np.testing.assert_array_equal(resumed.model.get_params()[name], value, err_msg=name)
+    shared = {"visible_offset": (resumed.visible_offset, straight.visible_offset),
+              "hidden_offset": (resumed.hidden_offset, straight.hidden_offset),
+              **{f"velocity {i}": pair for i, pair in enumerate(zip(resumed.velocities, straight.velocities))},
+              **{name: (variable, straight.tempering.state_variables[name])
+                 for name, variable in resumed.tempering.state_variables.items()}}
+    for name, (got, want) in shared.items():
+        np.testing.assert_array_equal(np.asarray(got.get_value()), np.asarray(want.get_value()), err_msg=name)
+    assert [(r["cost"], r["swap_rates"]) for r in history] == [(r["cost"], r["swap_rates"]) for r in expected]
 
 
 @pytest.mark.parametrize("change, match", [
     (dict(learning_rate=0.2), "learning_rate"),
+    (dict(centering=True, tempering=3), "centering: checkpoint None, trainer 0.01.*tempering: checkpoint None"),
     (dict(batch_size=5), "batch_size"),
     (dict(momentum=0.9), "momentum"),
 ])
-def test_resume_refuses_other_settings_and_changes_nothing(tmp_path, change, match):
-    path = tmp_path / "c.npz"
-    make_trainer().fit(BARS, epochs=1, checkpoint=path, verbose=False)
+def test_resume_refuses_other_settings_and_changes_nothing(one_epoch_checkpoint, change, match):
     other = make_trainer(**change)
     before = other.model.get_params()
     with pytest.raises(ValueError, match=match):
-        other.fit(BARS, epochs=3, resume=path, verbose=False)
+        other.fit(BARS, epochs=3, resume=one_epoch_checkpoint, verbose=False)
     assert other.history == []
     for name, value in other.model.get_params().items():
         np.testing.assert_array_equal(value, before[name])
 
 
-def test_resume_refuses_other_data(tmp_path):
-    path = tmp_path / "c.npz"
-    make_trainer().fit(BARS, epochs=1, checkpoint=path, verbose=False)
+def test_resume_refuses_other_data(one_epoch_checkpoint):
     with pytest.raises(ValueError, match="other data"):
-        make_trainer().fit(BARS[::-1].copy(), epochs=3, resume=path, verbose=False)
+        make_trainer().fit(BARS[::-1].copy(), epochs=3, resume=one_epoch_checkpoint, verbose=False)
 
 
 def test_crash_while_writing_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
@@ -179,9 +195,9 @@ def test_crash_while_writing_keeps_the_previous_checkpoint(tmp_path, monkeypatch
     (lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]), "truncated or corrupted"),
     (lambda p: p.write_bytes(b"garbage"), "truncated or corrupted"),
 ])
-def test_damaged_checkpoint_is_refused_and_changes_nothing(tmp_path, damage, match):
+def test_damaged_checkpoint_is_refused_and_changes_nothing(tmp_path, one_epoch_checkpoint, damage, match):
     path = tmp_path / "c.npz"
-    make_trainer().fit(BARS, epochs=1, checkpoint=path, verbose=False)
+    shutil.copy(one_epoch_checkpoint, path)
     damage(path)
     trainer = make_trainer()
     before = trainer.model.get_params()
@@ -214,9 +230,9 @@ def test_a_checkpoint_resumes_only_in_the_mode_that_wrote_it(tmp_path):
     pytest.importorskip("jax")
     path = tmp_path / "c.npz"
     make_trainer(mode="cpu").fit(BARS, epochs=1, checkpoint=path, verbose=False)
-    trainer = make_trainer(mode="NUMBA")
+    trainer = make_trainer(mode="FAST_COMPILE")
     before = trainer.model.get_params()
-    with pytest.raises(ValueError, match="mode: checkpoint 'cpu', trainer 'NUMBA'"):
+    with pytest.raises(ValueError, match="mode: checkpoint 'cpu', trainer 'FAST_COMPILE'"):
         trainer.fit(BARS, epochs=2, resume=path, verbose=False)
     assert trainer.history == []
     for name, value in trainer.model.get_params().items():

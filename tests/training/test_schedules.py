@@ -28,7 +28,7 @@ def test_each_epoch_trains_with_its_scheduled_values_and_one_compiled_step():
                       batch_size=10, mode="NUMBA", seed=1)
     snapshots = []
     step = None
-    for epoch in range(3):
+    for _ in range(3):
         trainer.fit(BARS, epochs=1, verbose=False)
         snapshots.append(trainer.model.W.get_value().copy())
         step = step or trainer._train_fn

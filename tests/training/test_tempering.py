@@ -1,7 +1,6 @@
 """Parallel tempering: every replica samples its tempered model, swaps are accepted as often as theory says."""
 import numpy as np
 import pytest
-from scipy.special import logsumexp
 
 from rbm import RBM, Trainer, backend
 from rbm.training.tempering import ParallelTempering
@@ -10,7 +9,9 @@ from .. import reference
 
 N_VISIBLE, N_HIDDEN = 4, 3
 BETAS = np.array([0.0, 0.4, 0.7, 1.0])
-N_CHAINS = 3000
+#: independent ladders: each check below fails by chance with probability at most 1e-6 (see the bounds)
+N_CHAINS = 50000
+BURN_IN, ROUNDS = 30, 10
 
 
 @pytest.fixture(scope="module")
@@ -20,74 +21,105 @@ def model():
                hbias=rng.normal(size=N_HIDDEN), vbias=rng.normal(size=N_VISIBLE), seed=3, dtype="float64")
 
 
-def joint_states():
-    """Every (v, h) of the tiny model, as two aligned arrays."""
-    vs, hs = reference.all_binary_states(N_VISIBLE), reference.all_binary_states(N_HIDDEN)
-    return np.repeat(vs, len(hs), axis=0), np.tile(hs, (len(vs), 1))
+def numpy_params(model):
+    return [p.get_value() for p in model.params]
 
 
 def energies(model, v, h):
-    W, hbias, vbias = (p.get_value() for p in model.params)
+    W, hbias, vbias = numpy_params(model)
     return -v @ vbias - h @ hbias - np.einsum("ni,ij,nj->n", v, W, h)
 
 
-def tempered_probabilities(model, beta):
-    v, h = joint_states()
-    log_p = -beta * energies(model, v, h)
-    return np.exp(log_p - logsumexp(log_p))
+def tempered_joint(model, beta):
+    """p_beta(v, h) proportional to exp(-beta E(v, h)) by enumeration: rows v, columns h."""
+    return reference.joint_probabilities(*numpy_params(model), beta=beta)
 
 
-def hidden_index(h):
-    return (h * (1 << np.arange(N_HIDDEN))).sum(axis=-1).astype(int)
+def burn_in_error(model, start_hidden):
+    """A bound on the total variation distance of the ladder from equilibrium after BURN_IN rounds.
+
+    One round draws v ~ p(v | h) and h' ~ p(h | v) in every replica, then swaps (v, h') pairs; the
+    swap keeps the product of the tempered distributions, so it contracts the L2 distance from it,
+    and the draw through v shrinks it by the maximal correlation of v and h, the largest over the
+    replicas for the ladder. So TV <= 1/2 rho^BURN_IN sqrt(chi^2(start, equilibrium)).
+    """
+    rho = max(reference.maximal_correlation(tempered_joint(model, beta)) for beta in BETAS)
+    chi_square_plus_one = np.prod([np.sum(start_hidden ** 2 / tempered_joint(model, beta).sum(axis=0))
+                                   for beta in BETAS])
+    return 0.5 * rho ** BURN_IN * np.sqrt(chi_square_plus_one - 1)
 
 
 @pytest.fixture(scope="module", params=["NUMBA", "cpu"])
 def sampled(model, request):
-    """Hidden states of every replica over 20 rounds after 30 of burn-in, and the swap counters."""
+    """(hidden and visible states of every replica, swap rates, proposals) of N_CHAINS independent
+    ladders started uniformly at random, after BURN_IN + ROUNDS rounds; the swap counters cover the
+    last ROUNDS rounds. The gradient reads the visible states of the beta = 1 replicas, v[-1] of the
+    ladder's visible states, which the function returns whole (the indexed array, read from the graph)."""
     if request.param == "cpu":
         pytest.importorskip("jax")
     ladder = ParallelTempering(model, BETAS, N_CHAINS)
     ladder.chains.set_value((np.random.default_rng(0).random((len(BETAS), N_CHAINS, N_HIDDEN)) < 0.5).astype(float))
     with model.drawing_from() as rng_updates:
-        _, updates = ladder.negative_phase(k=1)
+        top_visible, updates = ladder.negative_phase(k=1)
     updates.update(rng_updates)
-    step = backend.compile_function([], [], updates=updates, mode=request.param)
-    for _ in range(30):
+    ladder_visible, index = top_visible.owner.inputs
+    assert index.data == -1  # the chain end is the last replica's
+    step = backend.compile_function([], [top_visible, ladder_visible], updates=updates, mode=request.param)
+    for _ in range(BURN_IN):
         step()
     ladder.reset_counts(request.param)
-    states = []
-    for _ in range(20):
-        step()
-        states.append(np.asarray(ladder.chains.get_value()))
-    return np.stack(states), ladder.swap_rates(), np.asarray(ladder.proposed.get_value())
+    for _ in range(ROUNDS):
+        top_visible, visible = step()
+    np.testing.assert_array_equal(top_visible, visible[-1])
+    return (np.asarray(ladder.chains.get_value()), np.asarray(visible), ladder.swap_rates(),
+            np.asarray(ladder.proposed.get_value()))
+
+
+def test_the_burn_in_reaches_equilibrium(model):
+    assert burn_in_error(model, np.full(1 << N_HIDDEN, 1.0 / (1 << N_HIDDEN))) < 1e-4
 
 
 def test_every_replica_samples_its_tempered_model(model, sampled):
-    states, _, _ = sampled
-    v, h = joint_states()
+    """The (v, h) pairs of each replica against p_beta(v, h), all 128 of them (v first, then h), and the
+    hidden states alone against p_beta(h); the beta = 1 pairs are those the gradient reads."""
+    hidden, visible, _, _ = sampled
+    threshold = reference.tv_threshold(N_CHAINS, 1 << N_HIDDEN)
+    joint_threshold = reference.tv_threshold(N_CHAINS, 1 << (N_VISIBLE + N_HIDDEN))
     for t, beta in enumerate(BETAS):
-        exact = np.bincount(hidden_index(h), weights=tempered_probabilities(model, beta), minlength=1 << N_HIDDEN)
-        seen = np.bincount(hidden_index(states[:, t]).ravel(), minlength=1 << N_HIDDEN) / (states.shape[0] * N_CHAINS)
-        # 60,000 draws (chains independent, rounds correlated): sampling noise ~0.005 per state
-        assert 0.5 * np.abs(seen - exact).sum() < 0.02, (beta, seen, exact)
+        exact = tempered_joint(model, beta)
+        if t > 0:  # a replica that sampled its neighbour's temperature would fail
+            neighbour = tempered_joint(model, BETAS[t - 1])
+            assert 0.5 * np.abs(exact.sum(axis=0) - neighbour.sum(axis=0)).sum() > 3 * threshold
+        assert reference.total_variation(reference.state_index(hidden[t]), exact.sum(axis=0)) < threshold, beta
+        pair = reference.state_index(visible[t]) * (1 << N_HIDDEN) + reference.state_index(hidden[t])
+        assert reference.total_variation(pair, exact.ravel()) < joint_threshold, beta
 
 
 def test_swap_rates_match_the_exact_acceptance_probability(model, sampled):
-    _, rates, proposed = sampled
-    v, h = joint_states()
+    """At equilibrium a proposed swap of replicas t, t + 1 is accepted with probability
+    sum_x,y p_t(x) p_t+1(y) min(1, exp((beta_t - beta_t+1) (E(x) - E(y)))).
+
+    Each ladder's fraction of accepted proposals lies in [0, 1] and the ladders are independent, so by
+    Hoeffding's inequality their mean (the rate) is that far from its expectation with probability
+    at most 2 exp(-2 N_CHAINS t^2); the burn-in adds at most its TV bound.
+    """
+    _, _, rates, proposed = sampled
+    vs, hs = reference.all_binary_states(N_VISIBLE), reference.all_binary_states(N_HIDDEN)
+    v, h = np.repeat(vs, len(hs), axis=0), np.tile(hs, (len(vs), 1))
     E = energies(model, v, h)
+    tolerance = np.sqrt(np.log(2 / 1e-6) / (2 * N_CHAINS)) + 1e-4
     for t in range(len(BETAS) - 1):
-        p_low, p_high = tempered_probabilities(model, BETAS[t]), tempered_probabilities(model, BETAS[t + 1])
+        p_low, p_high = tempered_joint(model, BETAS[t]).ravel(), tempered_joint(model, BETAS[t + 1]).ravel()
         acceptance = np.minimum(1.0, np.exp((BETAS[t] - BETAS[t + 1]) * (E[:, None] - E[None, :])))
         expected = p_low @ acceptance @ p_high
-        assert proposed[t] == 10 * N_CHAINS  # 20 rounds, even and odd pairs alternating
-        assert abs(rates[t] - expected) < 0.02, (t, rates[t], expected)
+        assert proposed[t] == ROUNDS // 2 * N_CHAINS  # even and odd pairs alternating
+        assert abs(rates[t] - expected) < tolerance, (t, rates[t], expected)
 
 
-@pytest.mark.parametrize("mode", ["cpu", "NUMBA"])
-def test_tempered_training_runs_and_reports_swap_rates(mode):
-    if mode == "cpu":
-        pytest.importorskip("jax")
+def test_tempered_training_runs_and_reports_swap_rates():
+    """In mode "cpu" (tests/training/test_checkpoint.py trains tempered ladders in NUMBA too)."""
+    pytest.importorskip("jax")
+    mode = "cpu"
     data = (np.random.default_rng(0).random((60, 6)) < 0.3).astype(float)
     model = RBM(n_visible=6, n_hidden=4, seed=0, dtype="float32")
     trainer = Trainer(model, learning_rate=0.05, batch_size=10, n_chains=8, tempering=5, mode=mode, seed=0)
