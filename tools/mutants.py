@@ -1,0 +1,941 @@
+"""A mutation pass over rbm's maths: hand-chosen mutants, each run against the fast tests that should kill it.
+
+Each mutant changes one exact snippet of one file (a flipped sign, a transposed
+weight matrix, swapped biases, an off-by-one chain length, a wrong temperature,
+a dropped term, a field not restored). For each, the repository is copied to a
+scratch folder (the files ``git ls-files`` lists, tracked and untracked but not
+ignored; all copies are made from one snapshot taken when the pass starts),
+the snippet is replaced there, and pytest runs the mutant's tests in the copy
+with the copy first on ``PYTHONPATH``: the working tree itself is never
+written. A mutant is *killed* when a test fails, *survived* when all
+pass. Mutants whose snippet is not in the file exactly once (the code moved on)
+are reported apart and not counted.
+
+Before the mutants, a *baseline* runs every selected test on an unmutated copy:
+tests that fail there (work in progress) are deselected from every mutant's
+run and listed in the report, so that they cannot count as kills.
+
+Usage (from the repository root)::
+
+    .venv/bin/python tools/mutants.py --list
+    .venv/bin/python tools/mutants.py --dry-run                # where `import rbm` resolves in a copy
+    .venv/bin/python tools/mutants.py --report mutation_report.md
+    .venv/bin/python tools/mutants.py --only rbm-free-energy-sign trainer-update-sign --no-baseline
+
+The pass takes about an hour on two cores; ``--jobs`` runs mutants side by side.
+"""
+import argparse
+import collections
+import concurrent.futures
+import datetime
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+Mutant = collections.namedtuple("Mutant", ["id", "file", "original", "mutated", "description", "tests",
+                                           "equivalent", "gap"])
+
+
+def mutant(id, file, original, mutated, description, tests, equivalent=None, gap=None):
+    """A mutant.
+
+    ``equivalent`` gives the reason when it cannot change any numerical result;
+    ``gap`` names the test that would kill it, where the last pass found none.
+    """
+    return Mutant(id, file, original, mutated, description, tuple(tests), equivalent, gap)
+
+
+# ----------------------------------------------------------------------------------------------- test selections
+RBM_TESTS = "tests/models/test_rbm.py"
+FREE_ENERGY = RBM_TESTS + "::test_free_energy_matches_numpy"
+CONDITIONALS = RBM_TESTS + "::test_conditionals_match_numpy"
+SAMPLES = RBM_TESTS + "::test_samples_are_binary_with_the_right_frequencies"
+GIBBS_STEPS = RBM_TESTS + "::test_gibbs_steps_return_six_values_in_tutorial_order"
+CD_GRADIENT = RBM_TESTS + "::test_cd_gradient_is_data_minus_model_statistics"
+PCD_UPDATES = RBM_TESTS + "::test_get_cost_updates_pcd_updates_params_chain_bit_and_rng"
+BIT_WRAPS = RBM_TESTS + "::test_bit_index_wraps_modulo_n_visible"
+CD_MONITOR = RBM_TESTS + "::test_get_cost_updates_cd_monitors_reconstruction"
+SGD_UPDATE = RBM_TESTS + "::test_sgd_update_is_param_minus_lr_times_gradient"
+CD_CHAIN = RBM_TESTS + "::test_cd_chain_end_follows_the_exact_k_step_distribution"
+PCD_CHAIN = RBM_TESTS + "::test_pcd_chain_continues_from_the_persistent_state"
+RECONSTRUCTION = RBM_TESTS + "::test_reconstruction_cost_is_stable_at_extremes"
+PSEUDO_LIKELIHOOD = RBM_TESTS + "::test_pseudo_likelihood_is_stable_at_extremes"
+INITIALISATION = RBM_TESTS + "::test_default_initialisation_matches_tutorial"
+FROM_DATA = RBM_TESTS + "::test_hinton_initialisation_from_data"
+BINARY_SAMPLING = "tests/test_sampling.py::test_binary_chains_follow_the_exact_distribution_step_by_step"
+GAUSSIAN_SAMPLING = "tests/test_sampling.py::test_gaussian_chains_follow_the_exact_distribution_then_equilibrium"
+
+GAUSSIAN_TESTS = "tests/models/test_gaussian.py"
+GAUSSIAN_GRAPHS = GAUSSIAN_TESTS + "::test_free_energy_and_conditionals_match_numpy"
+GAUSSIAN_SAMPLES = GAUSSIAN_TESTS + "::test_visible_samples_have_the_conditional_mean_and_sigma"
+GAUSSIAN_TRAINING = GAUSSIAN_TESTS + "::test_training_lowers_the_reconstruction_error_and_learns_sigma"
+GAUSSIAN_SAVE = GAUSSIAN_TESTS + "::test_save_and_load_keep_sigma"
+GAUSSIAN_INTEGRAL = GAUSSIAN_TESTS + "::test_exact_log_partition_equals_numerical_integration"
+GAUSSIAN_AIS = GAUSSIAN_TESTS + "::test_ais_brackets_the_exact_log_partition"
+GAUSSIAN_DENSITY = GAUSSIAN_TESTS + "::test_mean_log_likelihood_is_a_normalised_log_density"
+
+DBN_TESTS = "tests/models/test_dbn.py"
+FINETUNE_STEP = DBN_TESTS + "::test_a_finetuning_step_matches_numpy_backpropagation"
+LOGISTIC = DBN_TESTS + "::test_logistic_regression_matches_numpy_and_stays_finite"
+DBN_TUTORIAL = DBN_TESTS + "::test_the_tutorials_dbn_code_pretrains_and_finetunes"
+DBN_DRIVER = DBN_TESTS + "::test_the_tutorials_driver_takes_shared_data_of_any_float_type"
+DBN_TRAINER_FIT = "tests/training/test_dbn.py::test_fit_pretrains_every_layer_then_finetunes_and_keeps_the_best_model"
+
+TRAINER_TESTS = "tests/training/test_trainer.py"
+SGD_STEPS = TRAINER_TESTS + "::test_sgd_steps_match_numpy"
+MOMENTUM_STEPS = TRAINER_TESTS + "::test_momentum_and_weight_decay_steps_match_numpy"
+CENTERED_STEPS = TRAINER_TESTS + "::test_centered_steps_match_melchiors_algorithm"
+DIVERGENCE = TRAINER_TESTS + "::test_divergence_stops_with_clear_error_and_keeps_last_finite_parameters"
+FREE_ENERGY_GAP = TRAINER_TESTS + "::test_free_energy_gap_matches_numpy"
+SCHEDULED_EPOCHS = ("tests/training/test_schedules.py"
+                    "::test_each_epoch_trains_with_its_scheduled_values_and_one_compiled_step")
+SCHEDULE_FORMULAS = "tests/training/test_schedules.py::test_schedules_give_their_formulas"
+
+CENTERING_TESTS = "tests/training/test_centering.py"
+CENTERED_STEP = CENTERING_TESTS + "::test_a_centered_step_is_melchiors_algorithm"
+CENTERED_MODEL = CENTERING_TESTS + "::test_a_centered_model_is_the_plain_rbm_it_converts_to"
+CENTERED_OFFSETS = CENTERING_TESTS + "::test_fit_starts_offsets_at_the_data_means_and_keeps_a_plain_model"
+
+TEMPERING_TESTS = "tests/training/test_tempering.py"
+TEMPERED_TRAINING = TEMPERING_TESTS + "::test_tempered_training_runs_and_reports_swap_rates"
+
+EVALUATION_TESTS = "tests/test_evaluation.py"
+EXACT_ENUMERATION = EVALUATION_TESTS + "::test_exact_log_partition_matches_enumeration_of_both_layers"
+EXACT_BATCHES = EVALUATION_TESTS + "::test_exact_log_partition_sums_several_batches"
+MEAN_LL = EVALUATION_TESTS + "::test_mean_log_likelihood_matches_brute_force"
+DEFAULT_BETAS = EVALUATION_TESTS + "::test_default_schedule_is_the_papers"
+AIS_JAX = EVALUATION_TESTS + "::test_ais_runs_on_jax"
+AIS_BASE_RATE = EVALUATION_TESTS + "::test_ais_on_trained_784_by_15_model_with_base_rate"
+AIS_RANDOM = EVALUATION_TESTS + "::test_ais_on_random_784_by_15_model"
+RAISE_FINE = EVALUATION_TESTS + "::test_raise_matches_exact_log_likelihood_with_fine_temperatures"
+BRACKET = EVALUATION_TESTS + "::test_raise_and_ais_bracket_the_exact_log_likelihood_of_model_samples"
+RAISE_GAUSSIAN = EVALUATION_TESTS + "::test_raise_on_a_gaussian_rbm_matches_its_closed_form_log_z"
+
+ROUND_TRIP = "tests/test_round_trip.py"
+LOADED_TRAINS = ROUND_TRIP + "::test_a_loaded_model_trains_as_the_saved_one"
+GAUSSIAN_FILE = ROUND_TRIP + "::test_gaussian_file_keeps_learn_sigma_and_exact_sigma"
+EVERY_TRIP = ROUND_TRIP + "::test_every_round_trip_continues_training_bit_for_bit"
+RESUME = "tests/training/test_checkpoint.py::test_resume_in_process_matches_uninterrupted_and_counts_whole_run"
+CENTERED_RESUME = "tests/training/test_checkpoint.py::test_centered_resume_restores_the_offsets_bit_for_bit"
+TEMPERED_RESUME = "tests/training/test_checkpoint.py::test_tempered_resume_restores_the_ladder_bit_for_bit"
+KILLED_AND_RESUMED = "tests/training/test_checkpoint.py::test_killed_and_resumed_run_is_bit_identical"
+TUTORIAL_SAMPLING = "tests/test_tutorial_port.py::test_the_tutorials_sampling_scan_follows_the_exact_distribution"
+
+RBM_PY, GAUSSIAN_PY, DBN_PY, LAYERS_PY = ("rbm/models/rbm.py", "rbm/models/gaussian.py", "rbm/models/dbn.py",
+                                          "rbm/models/layers.py")
+TRAINER_PY, CENTERING_PY, TEMPERING_PY, SCHEDULES_PY = ("rbm/training/trainer.py", "rbm/training/centering.py",
+                                                        "rbm/training/tempering.py", "rbm/training/schedules.py")
+DBN_TRAINER_PY, CHECKPOINT_PY = "rbm/training/dbn.py", "rbm/training/checkpoint.py"
+EVALUATION_PY, PERSISTENCE_PY = "rbm/evaluation.py", "rbm/persistence.py"
+
+# ------------------------------------------------------------------------------------------------------ mutants
+AIS_GAP = ("AIS is unbiased in Z for any schedule: with betas [0, 0.5, 1], a base_rate and 100,000 runs on a 4-3 "
+           "model, exact log Z must lie in the 3-standard-error interval (a probe did: 3.802 in [3.786, 3.824]; "
+           "the three AIS survivors gave intervals from 5.68, up to 3.15, from 5.13)")
+
+#: The first is the sanity mutant: it must be killed, or the copies are not what the tests import.
+MUTANTS = [
+    # ---- rbm/models/rbm.py: free energy
+    mutant("rbm-free-energy-sign", RBM_PY,
+           "return -hidden_term - vbias_term", "return hidden_term - vbias_term",
+           "free energy: the softplus term's sign flipped (sanity mutant)", [FREE_ENERGY]),
+    mutant("rbm-free-energy-drop-vbias", RBM_PY,
+           "return -hidden_term - vbias_term", "return -hidden_term",
+           "free energy: the visible-bias term dropped", [FREE_ENERGY]),
+    mutant("rbm-free-energy-vbias-sign", RBM_PY,
+           "return -hidden_term - vbias_term", "return -hidden_term + vbias_term",
+           "free energy: the visible-bias term's sign flipped", [FREE_ENERGY]),
+    mutant("rbm-free-energy-drop-hbias", RBM_PY,
+           "wx_b = pt.dot(v_sample, self.W) + self.hbias", "wx_b = pt.dot(v_sample, self.W)",
+           "free energy: the hidden bias dropped from the softplus argument", [FREE_ENERGY]),
+    mutant("rbm-free-energy-activation-sign", RBM_PY,
+           "hidden_term = pt.sum(pt.softplus(wx_b), axis=1)", "hidden_term = pt.sum(pt.softplus(-wx_b), axis=1)",
+           "free energy: softplus of minus the activation", [FREE_ENERGY]),
+    # ---- conditionals and sampling
+    mutant("rbm-propup-vbias", RBM_PY,
+           "pre_sigmoid_activation = pt.dot(vis, self.W) + self.hbias",
+           "pre_sigmoid_activation = pt.dot(vis, self.W) + self.vbias[:self.n_hidden]",
+           "propup: visible bias (its first n_hidden entries) in place of the hidden bias", [CONDITIONALS]),
+    mutant("rbm-propdown-W-untransposed", RBM_PY,
+           "pre_sigmoid_activation = pt.dot(hid, self.W.T) + self.vbias",
+           "pre_sigmoid_activation = pt.dot(hid, self.W) + self.vbias",
+           "propdown: W instead of W^T (the tests' models are not square, so it cannot pass)", [CONDITIONALS]),
+    mutant("rbm-propdown-sigmoid-sign", RBM_PY,
+           "pre_sigmoid_activation = pt.dot(hid, self.W.T) + self.vbias\n"
+           "        return [pre_sigmoid_activation, pt.sigmoid(pre_sigmoid_activation)]",
+           "pre_sigmoid_activation = pt.dot(hid, self.W.T) + self.vbias\n"
+           "        return [pre_sigmoid_activation, pt.sigmoid(-pre_sigmoid_activation)]",
+           "propdown: p(v = 1 | h) = sigmoid(-a) instead of sigmoid(a)", [CONDITIONALS]),
+    mutant("rbm-bernoulli-gt", RBM_PY,
+           "return pt.cast(pt.lt(self._uniform(mean.shape), mean), self.dtype)",
+           "return pt.cast(pt.gt(self._uniform(mean.shape), mean), self.dtype)",
+           "Bernoulli draw: uniform > p (P(1) = 1 - p) instead of uniform < p", [SAMPLES]),
+    mutant("rbm-bernoulli-mean-field", RBM_PY,
+           "return pt.cast(pt.lt(self._uniform(mean.shape), mean), self.dtype)",
+           "return mean + 0 * self._uniform(mean.shape)",
+           "Bernoulli draw replaced by the mean (no sampling)", [SAMPLES]),
+    mutant("rbm-gibbs-hvh-from-mean", RBM_PY,
+           "pre_sigmoid_h1, h1_mean, h1_sample = self.sample_h_given_v(v1_sample)",
+           "pre_sigmoid_h1, h1_mean, h1_sample = self.sample_h_given_v(v1_mean)",
+           "gibbs_hvh: h1 drawn given the visible means instead of the visible sample", [GIBBS_STEPS],
+           gap="check that gibbs_hvh's h1 activation is v1_sample W + c (test_gibbs_steps_return_six_values_in_"
+               "tutorial_order checks only gibbs_vhv's first activation)"),
+    mutant("rbm-gibbs-vhv-from-mean", RBM_PY,
+           "pre_sigmoid_v1, v1_mean, v1_sample = self.sample_v_given_h(h1_sample)",
+           "pre_sigmoid_v1, v1_mean, v1_sample = self.sample_v_given_h(h1_mean)",
+           "gibbs_vhv: v1 drawn given the hidden means instead of the hidden sample", [GIBBS_STEPS, TUTORIAL_SAMPLING]),
+    # ---- Gibbs chains
+    mutant("rbm-chain-one-step-more", RBM_PY,
+           "n_steps=n_steps,", "n_steps=n_steps + 1,",
+           "gibbs_chain: k + 1 steps instead of k", [CD_CHAIN]),
+    mutant("rbm-chain-columns-vbias-sign", RBM_PY,
+           "pre_sigmoid = pt.dot(self.W, state) + self.vbias[:, None]",
+           "pre_sigmoid = pt.dot(self.W, state) - self.vbias[:, None]",
+           "chain step (one chain per column): the visible bias's sign flipped", [CD_CHAIN]),
+    mutant("rbm-chain-columns-drop-hbias", RBM_PY,
+           "pre_sigmoid = pt.dot(self.W.T, state) + self.hbias[:, None]",
+           "pre_sigmoid = pt.dot(self.W.T, state)",
+           "chain step (one chain per column): the hidden bias dropped", [CD_CHAIN]),
+    mutant("rbm-cd-start-from-means", RBM_PY,
+           "chain_start = self.sample_h_given_v(self.input)[2]",
+           "chain_start = self.sample_h_given_v(self.input)[1]",
+           "CD: the chain starts from p(h | data) instead of a sample of it", [CD_CHAIN]),
+    mutant("rbm-gradient-chain-start", RBM_PY,
+           "gparams = self.free_energy_gradients(nv_samples[-1])",
+           "gparams = self.free_energy_gradients(nv_samples[0])",
+           "CD-k/PCD-k: the gradient reads the chain's first visible state, not its end (same for k = 1)",
+           [CD_GRADIENT, CD_CHAIN]),
+    mutant("rbm-persistent-keeps-first", RBM_PY,
+           "updates[persistent] = nh_samples[-1]", "updates[persistent] = nh_samples[0]",
+           "PCD: the persistent chain keeps the state after the first step, not the last", [PCD_CHAIN]),
+    mutant("rbm-persistent-not-updated", RBM_PY,
+           "updates[persistent] = nh_samples[-1]", "updates[persistent] = persistent",
+           "PCD: the persistent chain is never moved (restarts at each update)", [PCD_CHAIN]),
+    # ---- learning
+    mutant("rbm-gradient-sign", RBM_PY,
+           "cost = pt.mean(self.free_energy(self.input)) - pt.mean(self.free_energy(chain_end))",
+           "cost = pt.mean(self.free_energy(chain_end)) - pt.mean(self.free_energy(self.input))",
+           "gradient: model minus data statistics (sign flipped)", [CD_GRADIENT]),
+    mutant("rbm-gradient-drop-model-phase", RBM_PY,
+           "cost = pt.mean(self.free_energy(self.input)) - pt.mean(self.free_energy(chain_end))",
+           "cost = pt.mean(self.free_energy(self.input)) - 0 * pt.mean(self.free_energy(chain_end))",
+           "gradient: the negative (model) phase dropped", [CD_GRADIENT]),
+    mutant("rbm-gradient-through-chain", RBM_PY,
+           "return pt.grad(cost, self.params, consider_constant=[chain_end])",
+           "return pt.grad(cost, self.params)",
+           "gradient: the chain end not held constant (PyTensor then refuses to differentiate the sampler)",
+           [CD_GRADIENT, SGD_UPDATE]),
+    mutant("rbm-sgd-sign", RBM_PY,
+           "updates[param] = param - gparam * lr", "updates[param] = param + gparam * lr",
+           "get_cost_updates: gradient ascent instead of descent", [SGD_UPDATE]),
+    mutant("rbm-cd-monitor-first-step", RBM_PY,
+           "monitoring_cost = self.monitoring_cost(updates, persistent, pre_sigmoid_nvs[-1])",
+           "monitoring_cost = self.monitoring_cost(updates, persistent, pre_sigmoid_nvs[0])",
+           "CD-k's reconstruction cost reads the first step's reconstruction, not the last (same for k = 1)",
+           [CD_MONITOR, SGD_STEPS],
+           gap="compare CD-k's monitored cost for k > 1 with its exact expectation on a tiny model (the "
+               "reconstruction after k steps, from reference.gibbs_kernels)"),
+    # ---- monitoring costs
+    mutant("rbm-pl-bit-modulus", RBM_PY,
+           "updates[bit_i_idx] = (bit_i_idx + 1) % self.n_visible",
+           "updates[bit_i_idx] = (bit_i_idx + 1) % (self.n_visible - 1)",
+           "pseudo-likelihood: the bit index wraps one unit early (the last bit is never flipped)", [BIT_WRAPS]),
+    mutant("rbm-pl-flip-sign", RBM_PY,
+           "flip_sign = 1 - 2 * xi[:, bit_i_idx]", "flip_sign = 2 * xi[:, bit_i_idx] - 1",
+           "pseudo-likelihood: the flip's direction reversed", [PSEUDO_LIKELIHOOD]),
+    mutant("rbm-pl-drop-vbias", RBM_PY,
+           "fe_xi_minus_fe_flip = (flip_sign * self.vbias[bit_i_idx]",
+           "fe_xi_minus_fe_flip = (0 * self.vbias[bit_i_idx]",
+           "pseudo-likelihood: the flipped bit's visible-bias term dropped", [PSEUDO_LIKELIHOOD]),
+    mutant("rbm-pl-drop-n-visible", RBM_PY,
+           "cost = -self.n_visible * pt.mean(pt.softplus(fe_xi_minus_fe_flip))",
+           "cost = -pt.mean(pt.softplus(fe_xi_minus_fe_flip))",
+           "pseudo-likelihood: the factor n_visible dropped", [PSEUDO_LIKELIHOOD]),
+    mutant("rbm-pl-no-rounding", RBM_PY,
+           "xi = pt.round(self.input)", "xi = self.input",
+           "pseudo-likelihood: grey input not rounded to binary (the tutorial rounds)",
+           [PSEUDO_LIKELIHOOD, PCD_UPDATES, SGD_STEPS],
+           gap="compare the pseudo-likelihood of grey (non-binary) rows with reference.pseudo_likelihood_cost, "
+               "which rounds; every test feeds binary rows"),
+    mutant("rbm-reconstruction-drop-data-term", RBM_PY,
+           "return pt.mean(pt.sum(x * pre_sigmoid_nv - pt.softplus(pre_sigmoid_nv), axis=1))",
+           "return pt.mean(pt.sum(-pt.softplus(pre_sigmoid_nv), axis=1))",
+           "reconstruction cost: the x.a term dropped", [RECONSTRUCTION]),
+    mutant("rbm-reconstruction-softplus-sign", RBM_PY,
+           "return pt.mean(pt.sum(x * pre_sigmoid_nv - pt.softplus(pre_sigmoid_nv), axis=1))",
+           "return pt.mean(pt.sum(x * pre_sigmoid_nv - pt.softplus(-pre_sigmoid_nv), axis=1))",
+           "reconstruction cost: softplus(-a) instead of softplus(a)", [RECONSTRUCTION],
+           gap="test_reconstruction_cost_is_stable_at_extremes feeds rows whose activations are symmetric about 0, "
+               "where sum softplus(a) = sum softplus(-a): add a row of asymmetric activations"),
+    # ---- initialisation
+    mutant("rbm-init-bound", RBM_PY,
+           "bound = 4 * np.sqrt(6.0 / (n_hidden + n_visible))", "bound = np.sqrt(6.0 / (n_hidden + n_visible))",
+           "initial W: the sigmoid's factor 4 of the tutorial dropped", [INITIALISATION]),
+    mutant("rbm-visible-bias-from-data-sign", RBM_PY,
+           "return np.log(p) - np.log1p(-p)", "return np.log1p(-p) - np.log(p)",
+           "Hinton's visible-bias initialisation: log((1 - p) / p) instead of log(p / (1 - p))", [FROM_DATA]),
+
+    # ---- rbm/models/gaussian.py
+    mutant("gauss-free-energy-no-sigma-in-hidden", GAUSSIAN_PY,
+           "wx_b = pt.dot(v_sample / self.sigma, self.W) + self.hbias",
+           "wx_b = pt.dot(v_sample, self.W) + self.hbias",
+           "Gaussian free energy: v instead of v / sigma in the hidden activation", [GAUSSIAN_GRAPHS]),
+    mutant("gauss-free-energy-quadratic-sign", GAUSSIAN_PY,
+           "return quadratic - pt.sum(pt.softplus(wx_b), axis=1)",
+           "return -quadratic - pt.sum(pt.softplus(wx_b), axis=1)",
+           "Gaussian free energy: the quadratic term's sign flipped", [GAUSSIAN_GRAPHS]),
+    mutant("gauss-free-energy-quadratic-no-half", GAUSSIAN_PY,
+           "/ (2 * pt.sqr(self.sigma))", "/ pt.sqr(self.sigma)",
+           "Gaussian free energy: (v - b)^2 / sigma^2 instead of / (2 sigma^2)", [GAUSSIAN_GRAPHS]),
+    mutant("gauss-propup-times-sigma", GAUSSIAN_PY,
+           "pre_sigmoid_activation = pt.dot(vis / self.sigma, self.W) + self.hbias",
+           "pre_sigmoid_activation = pt.dot(vis * self.sigma, self.W) + self.hbias",
+           "Gaussian propup: v * sigma instead of v / sigma", [GAUSSIAN_GRAPHS]),
+    mutant("gauss-propdown-no-sigma", GAUSSIAN_PY,
+           "mean = self.vbias + self.sigma * pt.dot(hid, self.W.T)",
+           "mean = self.vbias + pt.dot(hid, self.W.T)",
+           "Gaussian propdown: the visible mean without the factor sigma", [GAUSSIAN_GRAPHS]),
+    mutant("gauss-noise-unit-scale", GAUSSIAN_PY,
+           "return [mean, mean, mean + self.sigma * self._random(ptr.normal, mean.shape)]",
+           "return [mean, mean, mean + self._random(ptr.normal, mean.shape)]",
+           "Gaussian visible sample: unit noise instead of sigma", [GAUSSIAN_SAMPLES]),
+    mutant("gauss-chain-noise-unit-scale", GAUSSIAN_PY,
+           "return [mean, mean, mean + sigma * self._random(ptr.normal, mean.shape)]",
+           "return [mean, mean, mean + self._random(ptr.normal, mean.shape)]",
+           "Gaussian chain step (one chain per column): unit noise instead of sigma", [GAUSSIAN_SAMPLING]),
+    mutant("gauss-chain-hidden-no-sigma", GAUSSIAN_PY,
+           "pre_sigmoid = pt.dot(self.W.T, state / sigma) + self.hbias[:, None]",
+           "pre_sigmoid = pt.dot(self.W.T, state) + self.hbias[:, None]",
+           "Gaussian chain step: hidden activation from v instead of v / sigma", [GAUSSIAN_SAMPLING]),
+    mutant("gauss-reconstruction-abs", GAUSSIAN_PY,
+           "return pt.mean(pt.sqr(self.input - pre_sigmoid_nv))",
+           "return pt.mean(abs(self.input - pre_sigmoid_nv))",
+           "Gaussian monitoring cost: mean absolute instead of mean squared error", [GAUSSIAN_TRAINING],
+           gap="compare the Gaussian monitoring cost of a minibatch with numpy's mean squared error of the "
+               "mean-field reconstruction b + sigma (p(h | v) W^T)"),
+    mutant("gauss-load-drops-log-sigma", GAUSSIAN_PY,
+           "            model.set_params(log_sigma=log_sigma)\n",
+           "            pass\n",
+           "Gaussian load: log_sigma read but not restored (sigma back to 1)", [GAUSSIAN_SAVE]),
+
+    # ---- rbm/models/dbn.py and layers.py
+    mutant("dbn-finetune-sign", DBN_PY,
+           "updates = {param: param - gparam * lr for param, gparam in zip(self.params, gparams)}",
+           "updates = {param: param + gparam * lr for param, gparam in zip(self.params, gparams)}",
+           "DBN fine-tuning: gradient ascent instead of descent", [FINETUNE_STEP]),
+    mutant("dbn-pretrain-k-ignored", DBN_PY,
+           "cost, updates = rbm.get_cost_updates(learning_rate, persistent=None, k=k)",
+           "cost, updates = rbm.get_cost_updates(learning_rate, persistent=None, k=1)",
+           "DBN pretraining: CD-1 whatever k", [DBN_TUTORIAL, DBN_DRIVER],
+           gap="pretrain a one-layer DBN with k = 3 and compare the chain end's distribution with the exact "
+               "3-step one, as test_cd_chain_end_follows_the_exact_k_step_distribution does for the RBM"),
+    mutant("dbn-pretrain-minibatch-short", DBN_PY,
+           "batch_end = batch_begin + batch_size",
+           "batch_end = batch_begin + batch_size - 1",
+           "DBN pretraining: each minibatch loses its last row", [DBN_TUTORIAL, DBN_DRIVER],
+           gap="compare one pretraining update with numpy's CD gradient on rows index * batch_size .. (index + 1) "
+               "* batch_size, on a layer with saturated visible biases (test_trainer's saturated_model)"),
+    mutant("layers-nll-sign", LAYERS_PY,
+           "return -pt.mean(log_p[pt.arange(y.shape[0]), y])",
+           "return pt.mean(log_p[pt.arange(y.shape[0]), y])",
+           "logistic regression: the log-likelihood instead of its negative", [LOGISTIC]),
+    mutant("layers-hidden-activation-sign", LAYERS_PY,
+           "        linear = pt.dot(input, self.W) + self.b\n",
+           "        linear = pt.dot(input, self.W) - self.b\n",
+           "hidden layer: input W - b", [FINETUNE_STEP]),
+
+    # ---- rbm/training/trainer.py
+    mutant("trainer-update-sign", TRAINER_PY,
+           "new_values[param] = param - lr * grad", "new_values[param] = param + lr * grad",
+           "Trainer (no momentum): gradient ascent", [SGD_STEPS]),
+    mutant("trainer-learning-rate-doubled", TRAINER_PY,
+           "new_values[param] = param - lr * grad", "new_values[param] = param - 2 * lr * grad",
+           "Trainer (no momentum): twice the learning rate", [SGD_STEPS]),
+    mutant("trainer-wrong-minibatch", TRAINER_PY,
+           "replace[self.model.input] = self._batches[pt.minimum(minibatch_index, last_batch)]",
+           "replace[self.model.input] = self._batches[pt.minimum(minibatch_index + 1, last_batch)]",
+           "Trainer: each step reads the next minibatch (off by one)", [SGD_STEPS]),
+    mutant("trainer-velocity-sign", TRAINER_PY,
+           "new_velocity = momentum * velocity - lr * grad", "new_velocity = momentum * velocity + lr * grad",
+           "Trainer with momentum: the gradient's sign flipped in the velocity", [MOMENTUM_STEPS]),
+    mutant("trainer-momentum-dropped", TRAINER_PY,
+           "new_velocity = momentum * velocity - lr * grad", "new_velocity = 0 * velocity - lr * grad",
+           "Trainer with momentum: the velocity forgets the earlier steps", [MOMENTUM_STEPS]),
+    mutant("trainer-weight-decay-on-biases", TRAINER_PY,
+           "if self.weight_decay and param is model.W:", "if self.weight_decay:",
+           "weight decay applied to the biases too", [MOMENTUM_STEPS]),
+    mutant("trainer-weight-decay-dropped", TRAINER_PY,
+           "if self.weight_decay and param is model.W:", "if self.weight_decay and param is None:",
+           "weight decay never applied", [MOMENTUM_STEPS]),
+    mutant("trainer-weight-decay-sign", TRAINER_PY,
+           "grad = grad + np.asarray(self.weight_decay, dtype=dtype) * param",
+           "grad = grad - np.asarray(self.weight_decay, dtype=dtype) * param",
+           "weight decay pushes W away from zero", [MOMENTUM_STEPS]),
+    mutant("trainer-schedule-next-epoch", TRAINER_PY,
+           "learning_rate, momentum = self._schedule_values(epoch)\n",
+           "learning_rate, momentum = self._schedule_values(epoch + 1)\n",
+           "Trainer: each epoch trains with the next epoch's scheduled values", [SCHEDULED_EPOCHS]),
+    mutant("trainer-divergence-guard-dropped", TRAINER_PY,
+           "updates[shared_var] = pt.switch(healthy, updates[shared_var], shared_var)",
+           "updates[shared_var] = updates[shared_var]",
+           "divergence guard: non-finite updates are applied", [DIVERGENCE]),
+    mutant("trainer-divergence-cost-unchecked", TRAINER_PY,
+           "finite = pt.all(pt.isfinite(cost))", "finite = pt.all(pt.isfinite(cost) | True)",
+           "divergence guard: a non-finite monitoring cost goes unnoticed", [DIVERGENCE]),
+    mutant("trainer-centering-rate-swapped", TRAINER_PY,
+           "visible_offset = (1 - rate) * self.visible_offset + rate * pt.mean(model.input, axis=0)",
+           "visible_offset = rate * self.visible_offset + (1 - rate) * pt.mean(model.input, axis=0)",
+           "centering: the visible offset's sliding average weights swapped", [CENTERED_STEP]),
+    mutant("trainer-initial-hidden-offset", TRAINER_PY,
+           "hidden_means = 1 / (1 + np.exp(-(rows @ W + hbias)))",
+           "hidden_means = 1 / (1 + np.exp(-(rows @ W)))",
+           "centering: the initial hidden offsets ignore the hidden bias", [CENTERED_OFFSETS, CENTERED_STEPS]),
+    mutant("trainer-free-energy-gap-sign", TRAINER_PY,
+           "record[\"free_energy_gap\"] = self._mean_free_energy(valid[:n]) - self._mean_free_energy(used[:n])",
+           "record[\"free_energy_gap\"] = self._mean_free_energy(used[:n]) - self._mean_free_energy(valid[:n])",
+           "free-energy gap: training minus validation", [FREE_ENERGY_GAP]),
+
+    # ---- rbm/training/centering.py
+    mutant("centering-W-offset-sign", CENTERING_PY,
+           "centered_W = (grad_W - pt.outer(visible_offset, grad_hbias)",
+           "centered_W = (grad_W + pt.outer(visible_offset, grad_hbias)",
+           "centered gradient of W: + mu g_c^T instead of -", [CENTERED_STEP]),
+    mutant("centering-hbias-plain-gradient", CENTERING_PY,
+           "grad_hbias - pt.dot(visible_offset, centered_W),",
+           "grad_hbias - pt.dot(visible_offset, grad_W),",
+           "centered hidden-bias step: the plain W gradient instead of the centered one", [CENTERED_STEP]),
+    mutant("centering-vbias-term-dropped", CENTERING_PY,
+           "grad_vbias - pt.dot(centered_W, hidden_offset))", "grad_vbias)",
+           "centered visible-bias step: the - G_W lambda term dropped", [CENTERED_STEP]),
+    mutant("centering-to-plain-sign", CENTERING_PY,
+           "return W, np.asarray(hbias, np.float64) - visible_offset @ W,",
+           "return W, np.asarray(hbias, np.float64) + visible_offset @ W,",
+           "to_plain: c + W^T mu instead of c - W^T mu", [CENTERED_MODEL]),
+
+    # ---- rbm/training/tempering.py
+    mutant("tempering-acceptance-sign", TEMPERING_PY,
+           "log_ratio = (beta64[:-1] - beta64[1:]) * (energy[:-1] - energy[1:])",
+           "log_ratio = (beta64[1:] - beta64[:-1]) * (energy[:-1] - energy[1:])",
+           "swap acceptance: the log ratio's sign flipped", [TEMPERING_TESTS]),
+    mutant("tempering-betas-reversed", TEMPERING_PY,
+           "beta = pt.constant(self.betas.astype(dtype))[:, None, None]",
+           "beta = pt.constant(self.betas[::-1].astype(dtype))[:, None, None]",
+           "tempering: replica t samples at the reversed ladder's temperature", [TEMPERING_TESTS]),
+    mutant("tempering-visible-untempered", TEMPERING_PY,
+           "v_mean = pt.sigmoid(beta * (pt.dot(h, model.W.T) + model.vbias))",
+           "v_mean = pt.sigmoid(pt.dot(h, model.W.T) + model.vbias)",
+           "tempering: the visible conditional ignores beta (wrong temperature)", [TEMPERING_TESTS]),
+    mutant("tempering-even-pairs-only", TEMPERING_PY,
+           "this_round = pt.eq(pair % 2, self.step % 2)[:, None]",
+           "this_round = pt.eq(pair % 2, 0)[:, None]",
+           "tempering: only the even neighbour pairs are ever proposed", [TEMPERING_TESTS]),
+    mutant("tempering-energy-hbias-sign", TEMPERING_PY,
+           "return -pt.dot(v, model.vbias) - pt.dot(h, model.hbias)",
+           "return -pt.dot(v, model.vbias) + pt.dot(h, model.hbias)",
+           "tempering energy: the hidden-bias term's sign flipped (wrong acceptance)", [TEMPERING_TESTS]),
+    mutant("tempering-swap-direction", TEMPERING_PY,
+           "return pt.switch(with_next, following, pt.switch(with_previous, preceding, x))",
+           "return pt.switch(with_previous, following, pt.switch(with_next, preceding, x))",
+           "tempering: an accepted swap moves states the wrong way along the ladder", [TEMPERING_TESTS]),
+    mutant("tempering-gradient-from-hottest", TEMPERING_PY,
+           "return v[-1], updates", "return v[0], updates",
+           "tempering: the gradient reads the hottest replica (beta = 0), not beta = 1", [TEMPERING_TESTS]),
+
+    # ---- rbm/training/schedules.py
+    mutant("schedules-linear-early", SCHEDULES_PY,
+           "start + (end - start) * min(epoch, epochs) / epochs",
+           "start + (end - start) * min(epoch, epochs - 1) / epochs",
+           "linear schedule: never reaches its end value", [SCHEDULE_FORMULAS]),
+    mutant("schedules-exponential-off-by-one", SCHEDULES_PY,
+           "lambda epoch: start * decay ** epoch,", "lambda epoch: start * decay ** (epoch + 1),",
+           "exponential schedule: one decay too many", [SCHEDULE_FORMULAS]),
+
+    # ---- rbm/evaluation.py
+    mutant("eval-free-energy-vbias-sign", EVALUATION_PY,
+           "return -data @ vbias - np.logaddexp(0.0, data @ W + hbias).sum(axis=1)",
+           "return data @ vbias - np.logaddexp(0.0, data @ W + hbias).sum(axis=1)",
+           "numpy free energy: + v.b", [MEAN_LL, RAISE_FINE]),
+    mutant("eval-mean-log-likelihood-sign", EVALUATION_PY,
+           "return float(np.mean(-free_energy(model, data)) - log_z)",
+           "return float(np.mean(-free_energy(model, data)) + log_z)",
+           "mean log-likelihood: -F + log Z", [MEAN_LL, GAUSSIAN_DENSITY]),
+    mutant("eval-exact-batch-drops-last-state", EVALUATION_PY,
+           "states = _binary_states(start, min(start + _STATES_PER_BATCH, 1 << n_bits), n_bits)",
+           "states = _binary_states(start, min(start + _STATES_PER_BATCH - 1, 1 << n_bits), n_bits)",
+           "exact log Z: each full batch of states loses its last state", [EXACT_BATCHES]),
+    mutant("eval-exact-enumerates-larger-layer", EVALUATION_PY,
+           "if model.n_hidden <= model.n_visible:", "if model.n_hidden >= model.n_visible:",
+           "exact log Z: enumerates the larger layer instead of the smaller",
+           [EXACT_ENUMERATION, EXACT_BATCHES],
+           equivalent="both branches sum the same Z exactly; only the run time (and the size limit's "
+                      "meaning) changes"),
+    mutant("eval-exact-gaussian-square", EVALUATION_PY,
+           "(u * (vbias / sigma) + u ** 2 / 2)", "(u * (vbias / sigma) + u ** 2)",
+           "exact log Z (Gaussian): u^2 instead of u^2 / 2", [GAUSSIAN_INTEGRAL]),
+    mutant("eval-default-betas", EVALUATION_PY,
+           "np.linspace(0.5, 0.9, 4001)[:-1]", "np.linspace(0.5, 0.9, 4000)[:-1]",
+           "default AIS schedule: one temperature short in the middle stretch", [DEFAULT_BETAS]),
+    mutant("eval-ais-weight-sign", EVALUATION_PY,
+           "log_w = log_w + log_f_difference(v, beta, previous_beta)",
+           "log_w = log_w - log_f_difference(v, beta, previous_beta)",
+           "AIS: weight increments subtracted", [AIS_JAX]),
+    mutant("eval-ais-drop-visible-term", EVALUATION_PY,
+           "difference = difference + (beta - previous_beta) * pt.dot(pt.cast(v, \"float64\"), vbias_difference)",
+           "difference = difference",
+           "AIS/RAISE: the visible-bias term of the weight increments dropped", [AIS_JAX]),
+    mutant("eval-ais-move-at-previous-beta", EVALUATION_PY,
+           "log_w = log_w + log_f_difference(v, beta, previous_beta)\n        v, rng = gibbs_move(v, beta, rng)",
+           "log_w = log_w + log_f_difference(v, beta, previous_beta)\n        v, rng = gibbs_move(v, previous_beta, "
+           "rng)",
+           "AIS: the Gibbs move leaves the previous temperature's model invariant, not the new one's",
+           [AIS_JAX, BRACKET], gap=AIS_GAP),
+    mutant("eval-ais-move-before-weight", EVALUATION_PY,
+           "log_w = log_w + log_f_difference(v, beta, previous_beta)\n        v, rng = gibbs_move(v, beta, rng)",
+           "v, rng = gibbs_move(v, beta, rng)\n        log_w = log_w + log_f_difference(v, beta, previous_beta)",
+           "AIS: the weight increment read after the move instead of before", [AIS_JAX, BRACKET], gap=AIS_GAP),
+    mutant("eval-ais-base-mix-dropped", EVALUATION_PY,
+           "v_mean = pt.sigmoid(beta_model * (pt.dot(h, model.W.T) + model.vbias) + (1 - beta_model) * base)",
+           "v_mean = pt.sigmoid(beta_model * (pt.dot(h, model.W.T) + model.vbias))",
+           "AIS/RAISE: the intermediate models' visible conditional drops the base model's share",
+           [AIS_BASE_RATE, BRACKET]),
+    mutant("eval-ais-base-log-z-hidden", EVALUATION_PY,
+           "return base_bias, float(np.logaddexp(0.0, base_bias).sum() + model.n_hidden * np.log(2.0))",
+           "return base_bias, float(np.logaddexp(0.0, base_bias).sum())",
+           "AIS: the base model's log Z without its hidden units' n_hidden log 2", [AIS_JAX]),
+    mutant("eval-ais-base-start-sign", EVALUATION_PY,
+           "< 1 / (1 + np.exp(-base_bias))).astype(model.dtype)",
+           "< 1 / (1 + np.exp(base_bias))).astype(model.dtype)",
+           "AIS: the base model's samples drawn with the biases' sign flipped (zero biases: no change)",
+           [AIS_BASE_RATE], gap=AIS_GAP),
+    mutant("eval-ais-interval-scale", EVALUATION_PY,
+           "three_standard_errors = 3 * weights.std(ddof=1) / np.sqrt(n_runs)",
+           "three_standard_errors = 3 * weights.std(ddof=1) / n_runs",
+           "AIS interval: standard error divided by n instead of sqrt(n)", [AIS_RANDOM, GAUSSIAN_AIS]),
+    mutant("eval-raise-not-reversed", EVALUATION_PY,
+           "anneal(v_start, betas[::-1].copy())", "anneal(v_start, betas.copy())",
+           "RAISE: anneals upwards from the data instead of from the model down", [RAISE_FINE]),
+    mutant("eval-raise-move-at-beta", EVALUATION_PY,
+           "            v, rng = gibbs_move(v, previous_beta, rng)\n",
+           "            v, rng = gibbs_move(v, beta, rng)\n",
+           "RAISE: each move at the next temperature instead of the current one", [RAISE_FINE, BRACKET],
+           gap="RAISE's mean weight is an unbiased estimate of p_ann(v) for any schedule: with betas [0, 1], "
+               "p_ann = p_A T_1 (reference.gibbs_kernels), and per_row must match log p_ann(v) (a probe with 20,000 "
+               "runs per row of a 4-3 model: within 0.005; this mutant: up to 0.77)"),
+    mutant("eval-raise-runs-sign", EVALUATION_PY,
+           "+ logsumexp(log_weights, axis=1) - np.log(n_runs)",
+           "+ logsumexp(log_weights, axis=1) + np.log(n_runs)",
+           "RAISE: the log of the runs' mean weight divides by 1 / n_runs", [RAISE_FINE]),
+
+    # ---- rbm/persistence.py and rbm/training/checkpoint.py: a field not restored
+    mutant("persistence-settings-dropped", PERSISTENCE_PY,
+           "settings=np.str_(json.dumps(model.get_settings(), sort_keys=True)),",
+           "settings=np.str_(json.dumps({}, sort_keys=True)),",
+           "model files: the settings (learn_sigma) not written", [GAUSSIAN_FILE]),
+    mutant("checkpoint-velocities-dropped", CHECKPOINT_PY,
+           "variables.update({v.name: v for v in trainer.velocities})", "pass",
+           "checkpoints: the momentum buffers neither saved nor restored", [RESUME]),
+    mutant("checkpoint-bit-index-not-restored", CHECKPOINT_PY,
+           "trainer.model.bit_i_idx.set_value(np.int64(bit))", "trainer.model.bit_i_idx.set_value(np.int64(0))",
+           "checkpoints: the pseudo-likelihood's bit index restarts at 0 (only the monitored cost changes)",
+           [RESUME, EVERY_TRIP, KILLED_AND_RESUMED]),
+    mutant("checkpoint-rng-not-restored", CHECKPOINT_PY,
+           "trainer.model.rng.set_value(generator)", "trainer.model.rng.get_value()",
+           "checkpoints: the sampler's generator state not restored (non-JAX modes)", [RESUME]),
+    mutant("checkpoint-history-not-restored", CHECKPOINT_PY,
+           "trainer.history[:] = history", "trainer.history[:] = []",
+           "checkpoints: the history not restored", [RESUME]),
+    mutant("checkpoint-offsets-not-restored", CHECKPOINT_PY,
+           "variables.update(visible_offset=trainer.visible_offset, hidden_offset=trainer.hidden_offset)",
+           "pass",
+           "checkpoints: the centering offsets neither saved nor restored", [CENTERED_RESUME]),
+    mutant("dbn-trainer-keeps-last-model", DBN_TRAINER_PY,
+           "self.dbn.set_params(**self._best_params)", "self.dbn.get_params()",
+           "DBNTrainer: ends with the last fine-tuned model, not the best validated one", [DBN_TRAINER_FIT],
+           gap="fine-tune where the best validation epoch is not the last (test_fit_pretrains_every_layer_then_"
+               "finetunes_and_keeps_the_best_model improves every epoch, so last = best) and check the final "
+               "parameters score the best validation error"),
+]
+
+
+# ------------------------------------------------------------------------------------------------------ running
+def repository_files(repo):
+    """Tracked and untracked-but-not-ignored files of ``repo`` that exist (relative paths)."""
+    listed = subprocess.run(["git", "-C", repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            check=True, capture_output=True).stdout.decode().split("\0")
+    return sorted({path for path in listed if path and os.path.isfile(os.path.join(repo, path))})
+
+
+def copy_repository(repo, files, destination):
+    """A fresh copy of ``files`` of ``repo`` in ``destination`` (removed first if it exists)."""
+    shutil.rmtree(destination, ignore_errors=True)
+    for path in files:
+        target = os.path.join(destination, path)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copy2(os.path.join(repo, path), target)
+
+
+def snippet_problem(repo, item):
+    """None when ``item.original`` occurs exactly once in its file, else what is wrong."""
+    path = os.path.join(repo, item.file)
+    if not os.path.isfile(path):
+        return f"file {item.file} not found"
+    with open(path, encoding="utf-8") as stream:
+        count = stream.read().count(item.original)
+    if count == 0:
+        return "snippet not found"
+    if count > 1:
+        return f"snippet found {count} times"
+    return None
+
+
+def apply_mutant(copy, item):
+    """Replace the snippet in the copy's file; fails loudly unless it occurs exactly once there."""
+    path = os.path.join(copy, item.file)
+    with open(path, encoding="utf-8") as stream:
+        text = stream.read()
+    if text.count(item.original) != 1:
+        raise RuntimeError(f"{item.id}: the snippet occurs {text.count(item.original)} times in {item.file}")
+    with open(path, "w", encoding="utf-8") as stream:
+        stream.write(text.replace(item.original, item.mutated))
+
+
+def copy_environment(copy):
+    """The environment for a run in ``copy``: the copy first on PYTHONPATH, no bytecode written."""
+    environment = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    environment["PYTHONPATH"] = os.pathsep.join([copy] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+    return environment
+
+
+#: the pytest processes running now (each leads its own process group), for stop_running
+RUNNING = set()
+#: set by stop_running: mutants not started yet are then skipped
+STOPPING = []
+
+
+def stop_running(signal_number, frame):
+    """On SIGTERM or SIGINT: kill every running pytest with whatever it started, then exit."""
+    STOPPING.append(signal_number)
+    for process in list(RUNNING):
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    raise SystemExit(f"stopped by signal {signal_number}")
+
+
+def run_pytest(python, copy, tests, timeout, log_path, stop_at_first=True, deselect=()):
+    """Run pytest on ``tests`` in ``copy``; returns (exit code or None on timeout, seconds, failing node ids)."""
+    command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *(["-x"] if stop_at_first else []),
+               *[f"--deselect={node}" for node in deselect], *tests]
+    started = time.perf_counter()
+    with open(log_path, "w") as log:
+        log.write(" ".join(command) + "\n\n")
+        log.flush()
+        # its own session, so that a timeout kills pytest and whatever it started (checkpoint workers)
+        process = subprocess.Popen(command, cwd=copy, env=copy_environment(copy), stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        RUNNING.add(process)
+        try:
+            code = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            code = None
+        finally:
+            RUNNING.discard(process)
+    seconds = time.perf_counter() - started
+    with open(log_path, encoding="utf-8", errors="replace") as log:
+        failing = re.findall(r"^(?:FAILED|ERROR) (\S+)", log.read(), flags=re.MULTILINE)
+    return code, seconds, failing
+
+
+def outcome(code):
+    """pytest's exit code as the mutant's outcome: 1 (tests failed) and 2 (collection failed) kill it."""
+    if code is None:
+        return "timeout"
+    if code == 5:
+        return "untested (no test left: its tests fail without the mutation)"
+    return {0: "survived", 1: "killed", 2: "killed"}.get(code, f"error (pytest exit code {code})")
+
+
+def collapse(selections):
+    """The union of test selections, without node ids whose whole file is selected too."""
+    items = sorted({test for tests in selections for test in tests})
+    files = {item for item in items if "::" not in item}
+    return [item for item in items if item in files or item.split("::")[0] not in files]
+
+
+def collected_tests(python, snapshot, items):
+    """Every test node id pytest collects, in the snapshot, from the files the mutants' tests are in."""
+    files = sorted({test.split("::")[0] for item in items for test in item.tests})
+    found = subprocess.run([python, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *files],
+                           cwd=snapshot, env=copy_environment(snapshot), capture_output=True, text=True)
+    return {line.strip() for line in found.stdout.splitlines() if "::" in line and " " not in line.strip()}
+
+
+def selection_exists(test, collected):
+    """Whether ``test`` (a file, a test function, or one parametrized case) names at least one collected test."""
+    if "::" not in test:
+        return any(node.startswith(test + "::") for node in collected)
+    return any(node == test or node.startswith(test + "[") for node in collected)
+
+
+def run_baseline(python, snapshot, files, items, workdir, timeout):
+    """Run every selected test on an unmutated copy; returns (failing node ids, broken files, seconds)."""
+    copy = os.path.join(workdir, "_baseline")
+    copy_repository(snapshot, files, copy)
+    code, seconds, failing = run_pytest(python, copy, collapse([item.tests for item in items]), timeout,
+                                        os.path.join(workdir, "logs", "_baseline.log"), stop_at_first=False)
+    shutil.rmtree(copy, ignore_errors=True)
+    if code is None:
+        raise SystemExit(f"the baseline run timed out after {timeout} s: raise --baseline-timeout")
+    if code not in (0, 1, 2):
+        raise SystemExit(f"the baseline run could not run its tests (pytest exit code {code}): see "
+                         f"{os.path.join(workdir, 'logs', '_baseline.log')}")
+    broken = sorted({node for node in failing if "::" not in node})  # a file that does not even collect
+    return sorted(set(failing) - set(broken)), broken, seconds
+
+
+def run_mutant(item, python, snapshot, files, workdir, timeout, deselect, keep):
+    if STOPPING:
+        return {"outcome": "not run (stopped)", "seconds": 0.0, "killed_by": "", "log": ""}
+    copy = os.path.join(workdir, item.id)
+    copy_repository(snapshot, files, copy)
+    apply_mutant(copy, item)
+    log_path = os.path.join(workdir, "logs", f"{item.id}.log")
+    code, seconds, failing = run_pytest(python, copy, item.tests, timeout, log_path, deselect=deselect)
+    if not keep:
+        shutil.rmtree(copy, ignore_errors=True)
+    return {"outcome": outcome(code), "seconds": seconds, "killed_by": failing[0] if failing else "",
+            "log": log_path}
+
+
+def check_import(python, snapshot, files, workdir):
+    """Where ``import rbm`` resolves in a copy, with the environment the runs use (must be inside the copy)."""
+    copy = os.path.join(workdir, "_import_check")
+    copy_repository(snapshot, files, copy)
+    found = subprocess.run([python, "-c", "import rbm; print(rbm.__file__)"], cwd=copy,
+                           env=copy_environment(copy), capture_output=True, text=True)
+    shutil.rmtree(copy, ignore_errors=True)
+    location = found.stdout.strip()
+    if found.returncode != 0 or not os.path.realpath(location).startswith(os.path.realpath(copy) + os.sep):
+        raise SystemExit(f"import rbm in a copy at {copy} resolves to {location!r} (stderr: {found.stderr[-500:]}): "
+                         "the mutants would not be tested")
+    return copy, location
+
+
+# ------------------------------------------------------------------------------------------------------ report
+def markdown_cell(text):
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def describe_tree(repo):
+    """The commit the working tree is on, and whether it holds uncommitted changes."""
+    def git(*arguments):
+        return subprocess.run(["git", "-C", repo, *arguments], capture_output=True, text=True).stdout.strip()
+    return git("rev-parse", "--short", "HEAD") + (" plus uncommitted changes" if git("status", "--porcelain") else "")
+
+
+def write_report(path, command, results, not_applied, baseline, started, seconds, tree, missing):
+    """The results as a markdown file: score, survivors with judgements, every mutant's row."""
+    run = results
+    killed = [m for m in run if run[m]["outcome"] == "killed"]
+    survived = [m for m in run if run[m]["outcome"] == "survived"]
+    equivalent = [m for m in survived if m.equivalent]
+    other = [m for m in run if run[m]["outcome"] not in ("killed", "survived")]
+    lines = [
+        "# Mutation pass over rbm's maths", "",
+        f"- command: `{command}`",
+        f"- code: the working tree at the start (commit {tree})",
+        f"- started: {started:%Y-%m-%d %H:%M}, took {seconds / 60:.1f} minutes; "
+        f"machine: {os.cpu_count()} cores",
+        f"- score: **{len(killed)} / {len(run)} killed** ({len(survived)} survived, of which {len(equivalent)} "
+        f"judged equivalent; {len(other)} timed out or errored); "
+        f"{len(killed)} / {len(run) - len(equivalent)} of the mutants that change a numerical result",
+        f"- not applied (snippet not found exactly once, not counted): {len(not_applied)}",
+        "",
+    ]
+    if missing:
+        lines += ["Tests named in the list but not found (renamed?), left out: "
+                  + ", ".join(f"`{test}`" for test in missing), ""]
+    if baseline is not None:
+        failing, broken, baseline_seconds = baseline
+        lines += [f"Baseline (unmutated copy, {baseline_seconds / 60:.1f} minutes): "
+                  + ("every selected test passes." if not failing and not broken else
+                     f"{len(failing)} selected tests fail without any mutation and were deselected from every "
+                     f"mutant's run: " + ", ".join(f"`{node}`" for node in failing)
+                     + ("; files that fail to collect: " + ", ".join(broken) if broken else "")), ""]
+    if survived:
+        lines += ["## Survivors", "", "| mutant | file | change | judgement |", "|---|---|---|---|"]
+        for item in survived:
+            judgement = (f"equivalent: {item.equivalent}" if item.equivalent
+                         else "**a test gap**: " + (item.gap or "not judged yet"))
+            lines.append(f"| `{item.id}` | {item.file} | {markdown_cell(item.description)} | "
+                         f"{markdown_cell(judgement)} |")
+        lines.append("")
+    if not_applied:
+        lines += ["## Not applied", "", "| mutant | file | problem |", "|---|---|---|"]
+        lines += [f"| `{item.id}` | {item.file} | {problem} |" for item, problem in not_applied]
+        lines.append("")
+    lines += ["## Every mutant", "", "| mutant | file | change | tests | outcome | seconds | first failing test |",
+              "|---|---|---|---|---|---|---|"]
+    for item, result in run.items():
+        tests = "<br>".join(test.replace("tests/", "") for test in item.tests)
+        lines.append(f"| `{item.id}` | {item.file} | {markdown_cell(item.description)} | {tests} | "
+                     f"{result['outcome']} | {result['seconds']:.0f} | {markdown_cell(result['killed_by'])} |")
+    with open(path, "w", encoding="utf-8") as stream:
+        stream.write("\n".join(lines) + "\n")
+
+
+# -------------------------------------------------------------------------------------------------------- main
+def parse_arguments(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="+", metavar="ID", help="run only these mutants")
+    parser.add_argument("--tests", nargs="+", metavar="TEST",
+                        help="run the selected mutants against these tests instead of their own (e.g. whole files, "
+                             "to check whether any test kills a survivor)")
+    parser.add_argument("--deselect", nargs="+", metavar="TEST", default=[],
+                        help="tests to leave out of every run (e.g. ones known to fail without mutation)")
+    parser.add_argument("--list", action="store_true", help="list the mutants (and whether each applies) and exit")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="show where `import rbm` resolves in a copy and each mutant's command; run nothing")
+    parser.add_argument("--jobs", type=int, default=1, help="mutants run side by side (default 1)")
+    parser.add_argument("--report", help="write the results as a markdown table to this path")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per mutant (default 900)")
+    parser.add_argument("--baseline-timeout", type=float, default=3600.0,
+                        help="seconds for the baseline run (default 3600)")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the unmutated run (tests failing without mutation then count as kills)")
+    parser.add_argument("--python", default=os.path.join(REPO, ".venv", "bin", "python"),
+                        help="the interpreter that runs pytest (default: the project's .venv)")
+    parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "mutants"),
+                        help="scratch folder for the copies and logs (default /tmp/mutants)")
+    parser.add_argument("--keep", action="store_true", help="keep each mutant's copy")
+    arguments = parser.parse_args(argv)
+    if arguments.jobs < 1:
+        parser.error("--jobs must be >= 1")
+    if arguments.report and not os.path.isdir(os.path.dirname(os.path.abspath(arguments.report))):
+        parser.error(f"the folder of --report {arguments.report!r} does not exist")
+    return arguments
+
+
+def select(only):
+    ids = [item.id for item in MUTANTS]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise SystemExit(f"duplicate mutant ids: {duplicates}")
+    if not only:
+        return list(MUTANTS)
+    unknown = sorted(set(only) - set(ids))
+    if unknown:
+        raise SystemExit(f"unknown mutant ids: {unknown} (see --list)")
+    return [item for item in MUTANTS if item.id in only]
+
+
+def main(argv=None):
+    arguments = parse_arguments(argv)
+    items = select(arguments.only)
+    if arguments.tests:
+        items = [item._replace(tests=tuple(arguments.tests)) for item in items]
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signal_number, stop_running)
+    if arguments.list:
+        problems = {item.id: snippet_problem(REPO, item) for item in items}
+        for item in items:
+            status = problems[item.id] or ("applies; judged equivalent" if item.equivalent else "applies")
+            print(f"{item.id:40} {item.file:28} {status}\n    {item.description}\n    tests: {' '.join(item.tests)}")
+        print(f"{len(items)} mutants, {sum(p is None for p in problems.values())} apply")
+        return 0
+    os.makedirs(os.path.join(arguments.workdir, "logs"), exist_ok=True)
+    # One snapshot of the working tree, taken now: every copy, the baseline's included, is made from it, so
+    # that edits others make to the tree during the pass change nothing in it.
+    files, tree = repository_files(REPO), describe_tree(REPO)
+    snapshot = os.path.join(arguments.workdir, "_snapshot")
+    copy_repository(REPO, files, snapshot)
+    problems = {item.id: snippet_problem(snapshot, item) for item in items}
+    copy, location = check_import(arguments.python, snapshot, files, arguments.workdir)
+    print(f"import rbm in a copy ({copy}) resolves to {location}", flush=True)
+    # Tests are renamed while others work: run each mutant's tests that exist, and report the others.
+    collected = collected_tests(arguments.python, snapshot, items)
+    missing = sorted({test for item in items for test in item.tests if not selection_exists(test, collected)})
+    if missing:
+        print(f"tests not found (left out of every run): {missing}", flush=True)
+    items = [item._replace(tests=tuple(t for t in item.tests if t not in missing)) for item in items]
+    for item in items:
+        if not item.tests and not problems[item.id]:
+            problems[item.id] = "none of its tests exists"
+    not_applied = [(item, problems[item.id]) for item in items if problems[item.id]]
+    to_run = [item for item in items if not problems[item.id]]
+    for item, problem in not_applied:
+        print(f"NOT APPLIED {item.id}: {problem} in {item.file}", flush=True)
+    if arguments.dry_run:
+        for item in to_run:
+            print(f"{item.id}: {arguments.python} -m pytest -q -x -p no:cacheprovider {' '.join(item.tests)}")
+        return 0
+    started, clock = datetime.datetime.now(), time.perf_counter()
+    baseline, deselect = None, list(arguments.deselect)
+    if not arguments.no_baseline:
+        print(f"baseline: every selected test on an unmutated copy ({len(collapse([i.tests for i in to_run]))} "
+              "selections) ...", flush=True)
+        baseline = run_baseline(arguments.python, snapshot, files, to_run, arguments.workdir,
+                                arguments.baseline_timeout)
+        failing, broken, baseline_seconds = baseline
+        deselect = sorted(set(deselect) | set(failing))
+        print(f"baseline: {baseline_seconds:.0f} s, {len(failing)} failing tests deselected: {failing}; "
+              f"files that fail to collect: {broken}", flush=True)
+        to_run_now = [item for item in to_run if not any(test.split("::")[0] in broken for test in item.tests)]
+        for item in to_run:
+            if item not in to_run_now:
+                not_applied.append((item, "its test file fails to collect without any mutation"))
+        to_run = to_run_now
+    results = {}
+
+    def run(item):
+        return item, run_mutant(item, arguments.python, snapshot, files, arguments.workdir, arguments.timeout,
+                                deselect, arguments.keep)
+
+    def record(item, result):
+        results[item] = result
+        print(f"[{len(results)}/{len(to_run)}] {item.id}: {result['outcome']} in {result['seconds']:.0f} s"
+              + (f" by {result['killed_by']}" if result["killed_by"] else ""), flush=True)
+
+    sanity, rest = to_run[:1], to_run[1:]
+    if sanity and sanity[0].id == MUTANTS[0].id:  # the sanity mutant first, alone: it must be killed
+        record(*run(sanity[0]))
+        if results[sanity[0]]["outcome"] != "killed":
+            raise SystemExit(f"the sanity mutant {sanity[0].id} was not killed ({results[sanity[0]]['outcome']}): "
+                             f"the tests do not see the mutated copies; see {results[sanity[0]]['log']}")
+    else:
+        rest = to_run
+    with concurrent.futures.ThreadPoolExecutor(max_workers=arguments.jobs) as pool:
+        for future in concurrent.futures.as_completed([pool.submit(run, item) for item in rest]):
+            record(*future.result())
+    results = {item: results[item] for item in to_run}  # the list's order
+    if not arguments.keep:
+        shutil.rmtree(snapshot, ignore_errors=True)
+    seconds = time.perf_counter() - clock
+    killed = sum(result["outcome"] == "killed" for result in results.values())
+    survivors = [item for item, result in results.items() if result["outcome"] == "survived"]
+    print(f"\nscore: {killed} / {len(results)} killed in {seconds / 60:.1f} minutes; "
+          f"{len(not_applied)} not applied")
+    for item in survivors:
+        print(f"SURVIVED {item.id}: {item.description}"
+              + (f" (judged equivalent: {item.equivalent})" if item.equivalent
+                 else f" (test gap: {item.gap})" if item.gap else ""))
+    if arguments.report:
+        command = "python tools/mutants.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        write_report(arguments.report, command, results, not_applied, baseline, started, seconds, tree, missing)
+        print(f"report written to {arguments.report}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
