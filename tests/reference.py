@@ -160,3 +160,74 @@ def gaussian_hidden_kernel(W, hbias, vbias, sigma, n_points=40):
                 .reshape(-1, n_visible), axis=1)
     hidden = all_binary_states(W.shape[1])
     return np.array([w @ bernoulli_table(expit(hbias + (vbias / sigma + W @ h + z) @ W), hidden) for h in hidden])
+
+
+# ------------------------------------------------------------- margins of sample means
+def hoeffding_margin(n_draws, value_range, failure_probability=1e-6):
+    """A bound that the mean of ``n_draws`` independent values, each in an interval of width ``value_range``,
+    misses its expectation by, with probability at most ``failure_probability``.
+
+    Hoeffding's inequality: P(|mean - E| >= t) <= 2 exp(-2 n t^2 / range^2), solved for t.
+    """
+    return value_range * np.sqrt(np.log(2 / failure_probability) / (2 * n_draws))
+
+
+def bernstein_margin(n_draws, standard_deviation, bound, failure_probability=1e-6):
+    """As :func:`hoeffding_margin`, for values of known standard deviation that lie within ``bound`` of
+    their expectation: much tighter than Hoeffding's when the range is wide but the values rarely reach it.
+
+    Bernstein's inequality: P(|mean - E| >= t) <= 2 exp(-n t^2 / (2 sd^2 + 2 bound t / 3)), solved for t
+    (the positive root of n t^2 - (2 bound L / 3) t - 2 sd^2 L = 0, L = log(2 / failure_probability)).
+    """
+    log_term = np.log(2 / failure_probability)
+    linear = 2 * bound * log_term / 3
+    return (linear + np.sqrt(linear ** 2 + 8 * n_draws * standard_deviation ** 2 * log_term)) / (2 * n_draws)
+
+
+# ------------------------------------------------------- annealed importance sampling
+def annealing_log_f(W, hbias, vbias, base_bias, beta):
+    """log f_beta(v) of every visible state, the intermediate model of AIS at inverse temperature ``beta``.
+
+    p_beta(v, h) is proportional to exp((1 - beta) v.b_A + beta (v.b + h.c + v W h)), b_A the base model's
+    visible biases; summing h out gives f_beta(v) = exp((1 - beta) v.b_A + beta v.b) prod_j (1 + exp(beta (v W + c)_j)).
+    """
+    visible = all_binary_states(W.shape[0])
+    return ((1 - beta) * visible @ base_bias + beta * visible @ vbias
+            + np.logaddexp(0.0, beta * (visible @ W + hbias)).sum(axis=1))
+
+
+def annealing_kernel(W, hbias, vbias, base_bias, beta):
+    """T[v, v'] of the Gibbs step v -> h -> v' of p_beta (see :func:`annealing_log_f`), over every binary state."""
+    visible, hidden = all_binary_states(W.shape[0]), all_binary_states(W.shape[1])
+    up = bernoulli_table(expit(beta * (visible @ W + hbias)), hidden)
+    down = bernoulli_table(expit(beta * (hidden @ W.T + vbias) + (1 - beta) * base_bias), visible)
+    return up @ down
+
+
+def ais_weight_moments(W, hbias, vbias, base_bias, betas, move_betas=None, start=None):
+    """(E w, E w^2, min w, max w) of one AIS run's importance weight, exactly, by enumerating every state.
+
+    The run draws x_0 from ``start`` (a distribution over all_binary_states; the base model by default),
+    then for k = 0 .. K - 1 multiplies its weight by f_{k+1}(x_k) / f_k(x_k) and moves x_k -> x_{k+1}
+    by the Gibbs step of the model at ``move_betas[k]`` (betas[k + 1] by default, which AIS prescribes);
+    w = Z_A times the product, Z_A = prod_i (1 + exp(b_A,i)) 2^n_hidden the base model's partition
+    function. Forward recursion: alpha_{k+1}(x') = sum_x alpha_k(x) r_k(x) T_k(x, x'), with r the
+    weight's factor (its square for E w^2). With the default moves E w = Z whatever the schedule.
+    """
+    betas = np.asarray(betas, dtype=np.float64)
+    move_betas = betas[1:] if move_betas is None else np.asarray(move_betas, dtype=np.float64)
+    visible = all_binary_states(W.shape[0])
+    if start is None:
+        start = np.exp(visible @ base_bias - np.logaddexp(0.0, base_bias).sum())
+    log_z_base = np.logaddexp(0.0, base_bias).sum() + W.shape[1] * np.log(2.0)
+    first, second = np.asarray(start, dtype=np.float64), np.asarray(start, dtype=np.float64)
+    log_low = log_high = log_z_base
+    for k in range(len(betas) - 1):
+        log_ratio = (annealing_log_f(W, hbias, vbias, base_bias, betas[k + 1])
+                     - annealing_log_f(W, hbias, vbias, base_bias, betas[k]))
+        kernel = annealing_kernel(W, hbias, vbias, base_bias, move_betas[k])
+        first = (first * np.exp(log_ratio)) @ kernel
+        second = (second * np.exp(2 * log_ratio)) @ kernel
+        log_low, log_high = log_low + log_ratio.min(), log_high + log_ratio.max()
+    return (np.exp(log_z_base) * first.sum(), np.exp(2 * log_z_base) * second.sum(), np.exp(log_low),
+            np.exp(log_high))

@@ -7,6 +7,9 @@ import rbm
 from rbm import backend
 from rbm.backend import pt, pytensor
 
+from .. import reference
+from .test_rbm import slow_rbm
+
 
 def prototypes_dataset(n_rows, seed, n_ins=16, n_classes=3, flip=0.1):
     """Rows are one of ``n_classes`` random binary prototypes with ``flip`` of their bits flipped."""
@@ -68,6 +71,64 @@ def test_the_tutorials_dbn_code_pretrains_and_finetunes(mode):
     assert np.all(np.isfinite(costs))
     assert np.mean(validate_model()) < min(first, 0.1)
     assert np.mean(test_model()) < 0.1
+
+
+def one_layer_dbn(n_ins, n_hidden, **rbm_params):
+    """A float64 DBN with one hidden layer whose RBM has the parameters ``rbm_params`` (W and hbias are the
+    sigmoid layer's too)."""
+    dbn = rbm.DBN(numpy_rng=0, n_ins=n_ins, hidden_layers_sizes=[n_hidden], n_outs=2, seed=0, dtype="float64")
+    dbn.rbm_layers[0].set_params(**rbm_params)
+    return dbn
+
+
+def rbm_arrays(dbn):
+    """The first RBM's W, hbias and vbias as float64 arrays."""
+    return [np.asarray(p.get_value(), dtype=np.float64) for p in dbn.rbm_layers[0].params]
+
+
+def test_pretraining_runs_chains_of_k_gibbs_steps():
+    """CD-3 pretraining of the 3-2 RBM of tests/models/test_rbm.py's slow_rbm, one minibatch of n rows x = 0.
+
+    Its visible-bias step is lr (mean x - mean v_k), v_k the chains' visible ends, so the step gives the
+    chains' per-unit mean; each must be the exact marginal of v after 3 Gibbs steps from x (enumeration).
+    """
+    k, n_rows, lr = 3, 10000, 1.0
+    slow = slow_rbm()
+    up, down = reference.gibbs_kernels(*[np.asarray(p.get_value()) for p in slow.params])
+    dbn = one_layer_dbn(3, 2, **slow.get_params())
+    data = np.zeros((n_rows, 3))
+    pretrain = dbn.pretraining_functions(data, batch_size=n_rows, k=k, mode="FAST_COMPILE")[0]
+    vbias_before = rbm_arrays(dbn)[2]
+    pretrain(0, lr)
+    chain_end_means = data.mean(axis=0) - (rbm_arrays(dbn)[2] - vbias_before) / lr
+
+    def exact(steps):  # p(v_i = 1) after ``steps`` steps from v0 = 0
+        return reference.hidden_after(up, down, up[0], steps - 1) @ down @ reference.all_binary_states(3)
+
+    # n_rows independent chains, values in [0, 1]: Hoeffding's margin, with a union bound over the 3 units
+    margin = reference.hoeffding_margin(n_rows, 1.0, failure_probability=1e-6 / 3)
+    for other in (1, 2, 4):  # k ignored (CD-1), or a step more or fewer, would fail
+        assert np.abs(exact(k) - exact(other)).max() > 2 * margin, other
+    np.testing.assert_array_less(np.abs(chain_end_means - exact(k)), margin)
+
+
+def test_a_pretraining_step_is_numpys_cd_step_on_its_minibatch_rows():
+    """Minibatch 1 of size 5 is rows 5 to 9: one CD-1 step moves W, c and b by -lr times the CD gradient
+    of reference.cd_gradients on exactly those rows.
+
+    The visible biases are saturated (+-30, while |W h| < 2): every chain ends at v* = (1, 0, 1, 0), but
+    for a chance below 1e-10, so the step is exactly computable (as test_trainer.py's saturated_model).
+    """
+    rng = np.random.default_rng(11)
+    dbn = one_layer_dbn(4, 3, W=0.3 * rng.normal(size=(4, 3)), hbias=rng.normal(size=3),
+                        vbias=np.array([30.0, -30.0, 30.0, -30.0]))
+    data = (np.random.default_rng(12).random((15, 4)) < 0.5).astype(float)
+    pretrain = dbn.pretraining_functions(data, batch_size=5, k=1, mode="FAST_COMPILE")[0]
+    before = rbm_arrays(dbn)
+    pretrain(1, 0.2)
+    gradients = reference.cd_gradients(data[5:10], np.tile([1.0, 0.0, 1.0, 0.0], (5, 1)), *before)
+    for name, got, param, gradient in zip(("W", "hbias", "vbias"), rbm_arrays(dbn), before, gradients):
+        np.testing.assert_allclose(got, param - 0.2 * gradient, rtol=1e-12, atol=1e-12, err_msg=name)
 
 
 def numpy_predictions(params, X):

@@ -185,6 +185,18 @@ def test_training_lowers_the_reconstruction_error_and_learns_sigma():
     assert not np.any(np.isclose(model.get_sigma(), 1.0, rtol=1e-3))
 
 
+def test_monitored_cost_is_the_mean_squared_error_of_the_mean_field_reconstruction():
+    """The cost CD and PCD training report: mean over all entries of (x - r)^2, r = b + sigma (p(h | x) W^T)
+    the mean-field reconstruction, p(h | x) = sigmoid((x / sigma) W + c) (numpy)."""
+    model = gaussian_model()
+    W, hbias, vbias, sigma = numpy_params(model)
+    cost, _, _ = model.get_cost_gradients(k=1)
+    data = 2.0 * np.random.default_rng(10).normal(size=(6, 5))
+    got = backend.compile_function([model.input], cost, mode="FAST_COMPILE")(data)
+    reconstruction = vbias + sigma * (expit((data / sigma) @ W + hbias) @ W.T)
+    np.testing.assert_allclose(got, np.mean((data - reconstruction) ** 2), **TOLERANCE["float64"])
+
+
 def numpy_free_energy(v, W, hbias, vbias, log_sigma):
     """F(v) = sum_i (v_i - b_i)^2 / (2 sigma_i^2) - sum_j softplus(c_j + sum_i (v_i / sigma_i) W_ij), per row."""
     sigma = np.exp(log_sigma)

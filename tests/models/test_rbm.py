@@ -29,6 +29,11 @@ def compile_(inputs, outputs, mode="NUMBA", updates=None):
     return backend.compile_function(inputs, outputs, updates=updates, mode=mode)
 
 
+#: the mode of tests about what a graph computes rather than how a mode runs it (those take the ``mode``
+#: fixture): FAST_COMPILE compiles a graph with a Gibbs chain in about a second, NUMBA in ten or more
+ONE_MODE = "FAST_COMPILE"
+
+
 def _scalar_ops(node):
     """(op, input-owner-ops) pairs of a node, looking inside fused Composite scalar graphs."""
     scalar_op = getattr(node.op, "scalar_op", node.op)
@@ -142,11 +147,39 @@ def test_gibbs_steps_return_six_values_in_tutorial_order():
     vhv = model.gibbs_vhv(v)
     assert len(hvh) == len(vhv) == 6
     data_v = np.ones((2, 7))
-    values = compile_([h, v], hvh + vhv, updates=model.rng_updates())(np.ones((2, 5)), data_v)
+    values = compile_([h, v], hvh + vhv, ONE_MODE, updates=model.rng_updates())(np.ones((2, 5)), data_v)
     shapes = [x.shape[1] for x in values]
     assert shapes == [7, 7, 7, 5, 5, 5, 5, 5, 5, 7, 7, 7]
     pre_h1 = values[6]
     np.testing.assert_allclose(pre_h1, data_v @ model.W.get_value() + model.hbias.get_value())
+
+
+def test_gibbs_steps_condition_each_layer_on_the_previous_sample():
+    """Each half-step's activation is the previous half-step's binary *sample* times W plus a bias (numpy),
+    in both orders: a step that read the previous means instead (in (0, 1), not binary) would differ."""
+    model = random_model()
+    W, hbias, vbias = numpy_params(model)
+    v, h = pt.matrix(dtype="float64"), pt.matrix(dtype="float64")
+    outputs = model.gibbs_hvh(h) + model.gibbs_vhv(v)
+    rng = np.random.default_rng(8)
+    h0, v0 = (rng.random((20, 5)) < 0.5).astype(float), (rng.random((20, 7)) < 0.5).astype(float)
+    (pre_v1, mean_v1, v1, pre_h1, mean_h1, h1,
+     pre_h1_vhv, mean_h1_vhv, h1_vhv, pre_v1_vhv, mean_v1_vhv, v1_vhv) = compile_(
+        [h, v], outputs, ONE_MODE, updates=model.rng_updates())(h0, v0)
+    for sample in (v1, h1, h1_vhv, v1_vhv):
+        assert set(np.unique(sample)) <= {0.0, 1.0}
+    tolerance = TOLERANCE["float64"]
+    # gibbs_hvh: h0 -> v1 -> h1
+    np.testing.assert_allclose(pre_v1, h0 @ W.T + vbias, **tolerance)
+    np.testing.assert_allclose(mean_v1, expit(h0 @ W.T + vbias), **tolerance)
+    np.testing.assert_allclose(pre_h1, v1 @ W + hbias, **tolerance)
+    np.testing.assert_allclose(mean_h1, expit(v1 @ W + hbias), **tolerance)
+    # gibbs_vhv: v0 -> h1 -> v1
+    np.testing.assert_allclose(pre_h1_vhv, v0 @ W + hbias, **tolerance)
+    np.testing.assert_allclose(pre_v1_vhv, h1_vhv @ W.T + vbias, **tolerance)
+    np.testing.assert_allclose(mean_v1_vhv, expit(h1_vhv @ W.T + vbias), **tolerance)
+    # the check can fail: the means give activations far from the samples' ones
+    assert np.abs((mean_v1 - v1) @ W).max() > 0.5 and np.abs((mean_h1_vhv - h1_vhv) @ W.T).max() > 0.5
 
 
 # ------------------------------------------------------------------- learning
@@ -156,7 +189,7 @@ def test_cd_gradient_is_data_minus_model_statistics(dtype):
     cost, gradients, updates = model.get_cost_gradients(k=3)
     v_model = (np.random.default_rng(5).random((6, 7)) < 0.5).astype(dtype)
     v_data = (np.random.default_rng(6).random((6, 7)) < 0.5).astype(dtype)
-    got = compile_([model.input], fix_chain_end(gradients, v_model))(v_data)
+    got = compile_([model.input], fix_chain_end(gradients, v_model), ONE_MODE)(v_data)
     expected = reference.cd_gradients(v_data.astype(float), v_model.astype(float), *numpy_params(model))
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g, e, **TOLERANCE[dtype])
@@ -167,7 +200,7 @@ def test_get_cost_updates_pcd_updates_params_chain_bit_and_rng():
     chain = pytensor.shared(np.zeros((3, 5)))
     cost, updates = model.get_cost_updates(lr=0.5, persistent=chain, k=2)
     assert set(updates) == {model.W, model.hbias, model.vbias, chain, model.bit_i_idx, model.rng}
-    step = compile_([model.input], cost, updates=updates)
+    step = compile_([model.input], cost, ONE_MODE, updates=updates)
     W_before = model.W.get_value()
     data = np.eye(7)[:3]
     bit_before = int(model.bit_i_idx.get_value())
@@ -182,7 +215,7 @@ def test_bit_index_wraps_modulo_n_visible():
     model = random_model(n_visible=3)
     chain = pytensor.shared(np.zeros((2, 5)))
     cost, updates = model.get_cost_updates(lr=0.01, persistent=chain, k=1)
-    step = compile_([model.input], cost, updates=updates)
+    step = compile_([model.input], cost, ONE_MODE, updates=updates)
     seen = []
     for _ in range(5):
         seen.append(int(model.bit_i_idx.get_value()))
@@ -194,8 +227,22 @@ def test_get_cost_updates_cd_monitors_reconstruction():
     model = random_model()
     cost, updates = model.get_cost_updates(lr=0.1, k=1)
     assert set(updates) == {model.W, model.hbias, model.vbias, model.rng}
-    value = compile_([model.input], cost, updates=updates)(np.eye(7)[:4])
+    value = compile_([model.input], cost, ONE_MODE, updates=updates)(np.eye(7)[:4])
     assert np.isfinite(value) and value < 0  # a mean log-probability of 7 bits
+
+
+def test_pseudo_likelihood_rounds_grey_input():
+    """The tutorial's pseudo-likelihood rounds its input to binary: grey rows score as their rounded rows
+    (reference.pseudo_likelihood_cost rounds too), bit after bit."""
+    model = random_model()
+    updates = {}
+    function = compile_([model.input], model.get_pseudo_likelihood_cost(updates), ONE_MODE, updates=updates)
+    rng = np.random.default_rng(9)
+    # grey values in [0.05, 0.45] and [0.55, 0.95]: none at 0.5, where rounding conventions differ
+    grey = rng.uniform(0.05, 0.45, (6, 7)) + 0.5 * (rng.random((6, 7)) < 0.5)
+    for bit in range(3):
+        expected = reference.pseudo_likelihood_cost(grey, bit, *numpy_params(model))
+        np.testing.assert_allclose(function(grey), expected, **TOLERANCE["float64"])
 
 
 def chain_end_of(graph):
@@ -213,8 +260,8 @@ def test_sgd_update_is_param_minus_lr_times_gradient():
     _, gradients, _ = model.get_cost_gradients(k=1)
     _, updates = model.get_cost_updates(lr=0.25, k=1)
     v_model, data = np.eye(7)[2:5], np.eye(7)[:3]
-    grad_W = compile_([model.input], fix_chain_end(gradients, v_model)[0])(data)
-    new_W = compile_([model.input], fix_chain_end([updates[model.W]], v_model)[0])(data)
+    grad_W = compile_([model.input], fix_chain_end(gradients, v_model)[0], ONE_MODE)(data)
+    new_W = compile_([model.input], fix_chain_end([updates[model.W]], v_model)[0], ONE_MODE)(data)
     np.testing.assert_allclose(new_W, model.W.get_value() - 0.25 * grad_W, rtol=1e-12)
 
 
@@ -268,6 +315,30 @@ def test_cd_chain_end_follows_the_exact_k_step_distribution(slow_model, k):
     assert reference.total_variation(reference.state_index(ends), exact(k)) < threshold
 
 
+def test_cd_k_monitors_the_reconstruction_of_its_last_step():
+    """CD-3's monitored cost, from data rows x = 0: mean over the chains of sum_i x_i a_i - softplus(a_i)
+    (reference.reconstruction_cost) with a = h_2 W^T + b, the activation of the chain's last visible
+    draw, h_2 the hidden state two steps after h_0 ~ p(h | x). Its expectation is exact by enumeration."""
+    k, model = 3, slow_rbm()
+    W, hbias, vbias = numpy_params(model)
+    up, down = reference.gibbs_kernels(W, hbias, vbias)
+    cost, _, updates = model.get_cost_gradients(k=k)
+    data = np.zeros((N_CHAINS, 3))
+    got = compile_([model.input], cost, "cpu", updates=updates)(data)
+    activations = reference.all_binary_states(2) @ W.T + vbias  # a given each hidden state
+    cost_given_h = np.array([reference.reconstruction_cost(data[:1], a[None]) for a in activations])
+
+    def expected(steps):  # the cost read after ``steps`` steps
+        return reference.hidden_after(up, down, up[0], steps - 1) @ cost_given_h
+
+    # N_CHAINS independent chains, each row's cost within the range of cost_given_h: Hoeffding's margin
+    margin = reference.hoeffding_margin(N_CHAINS, np.ptp(cost_given_h))
+    # reading the first step's reconstruction (as CD-1), or one step more or fewer, would fail
+    for other in (1, 2, 4):
+        assert abs(expected(k) - expected(other)) > 2 * margin, other
+    assert abs(got - expected(k)) < margin, (got, expected(k), margin)
+
+
 def test_pcd_chain_continues_from_the_persistent_state(slow_model):
     """PCD-2 from h = 0: after call n the chain end and the new persistent state are (v, h) after 2n steps."""
     up, down = reference.gibbs_kernels(*numpy_params(slow_model))
@@ -300,7 +371,9 @@ def test_reconstruction_cost_is_stable_at_extremes(mode, dtype):
     pre = pt.matrix("pre", dtype=dtype)
     cost = model.get_reconstruction_cost({}, pre)
     function = compile_([model.input, pre], cost, mode)
-    a = np.array([EXTREME, EXTREME[::-1]], dtype=dtype)
+    # Rows 1 and 2 hold activations symmetric about 0, where sum_i softplus(a_i) = sum_i softplus(-a_i);
+    # row 3's sum to 18, not 0 (softplus(a) - softplus(-a) = a), so a sign error in the softplus shows.
+    a = np.array([EXTREME, EXTREME[::-1], np.linspace(-2.0, 6.0, len(EXTREME))], dtype=dtype)
     for x in (np.zeros_like(a), np.ones_like(a), np.full_like(a, 0.5)):
         got = function(x, a)
         assert np.isfinite(got)

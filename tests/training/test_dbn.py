@@ -8,7 +8,7 @@ import pytest
 import rbm
 from rbm import DBNTrainer, TrainingDiverged
 
-from ..models.test_dbn import prototypes_dataset, small_dbn
+from ..models.test_dbn import numpy_finetune_step, numpy_predictions, prototypes_dataset, small_dbn
 
 TRAIN, VALID, TEST = prototypes_dataset(100, 1), prototypes_dataset(40, 2), prototypes_dataset(40, 3)
 
@@ -41,6 +41,33 @@ def test_fit_pretrains_every_layer_then_finetunes_and_keeps_the_best_model(capsy
     assert trainer.pretraining_seconds > 0 and trainer.finetuning_seconds > 0
     _, valid_score, test_score = trainer._finetune_fns
     assert np.mean(test_score()) == pytest.approx(trainer.test_error)  # the DBN keeps the best model
+
+
+def test_finetuning_ends_with_the_best_validated_model_not_the_last():
+    """Validation labels shifted by one class, (y + 1) mod 3: fine-tuning on the true labels first lowers the
+    validation error, then raises it, so the best epoch is inside the run. Without pretraining, fine-tuning
+    is plain gradient descent, which numpy replays (numpy_finetune_step, numpy_predictions): the DBN must end
+    with the parameters of numpy's best epoch, which are not its last."""
+    epochs, lr, batch_size = 5, 0.1, 10
+    dbn = small_dbn(dtype="float64")
+    params = list(dbn.get_params().values())
+    valid = (VALID[0], (VALID[1] + 1) % 3)
+    trainer = DBNTrainer(dbn, finetune_lr=lr, batch_size=batch_size, patience_epochs=epochs, mode="FAST_COMPILE")
+    history = trainer.fit(TRAIN, valid, TEST, pretraining_epochs=0, training_epochs=epochs, verbose=False)
+    errors, snapshots = [], []
+    for _ in range(epochs):
+        for begin in range(0, len(TRAIN[0]), batch_size):
+            _, params = numpy_finetune_step(params, TRAIN[0][begin:begin + batch_size],
+                                            TRAIN[1][begin:begin + batch_size], lr)
+        errors.append(np.mean(numpy_predictions(params, valid[0]) != valid[1]))
+        snapshots.append(params)
+    best = int(np.argmin(errors))  # the first of equal errors: the trainer keeps a model only when it improves
+    assert 0 < best < epochs - 1, errors  # neither the first model nor the last one is the best
+    assert [record["validation_error"] for record in records(history, "finetuning")] == pytest.approx(errors)
+    assert trainer.best_epoch == best
+    assert trainer.test_error == pytest.approx(np.mean(numpy_predictions(snapshots[best], TEST[0]) != TEST[1]))
+    for got, want in zip(dbn.get_params().values(), snapshots[best]):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
 def test_patience_stops_finetuning_once_the_validation_error_stops_improving():
