@@ -37,6 +37,7 @@ from . import backend, evaluation
 from ._version import __version__
 from .datasets import binarize, load_mnist
 from .images import plot_curves, save_image, tile_raster_images
+from .layers import Bernoulli
 from .models import RBM, GaussianBernoulliRBM
 from .sampling import sample_chains
 from .training import Trainer, TrainingDiverged, schedules
@@ -657,9 +658,9 @@ def run_train(args):
 
 
 def _cost_name(model, settings):
-    if isinstance(model, GaussianBernoulliRBM):
-        return "reconstruction\nmean squared error"
-    return "pseudo-likelihood" if settings["persistent"] else "reconstruction\ncross-entropy"
+    if model.visible.pseudo_likelihood and settings["persistent"]:
+        return "pseudo-likelihood"
+    return model.visible.reconstruction_cost_name.replace(" ", "\n", 1)
 
 
 def _write_training_outputs(folder, model, history, shape, cost_name, title):
@@ -696,11 +697,9 @@ def run_sample(args):
     default_shape = None
     rng = np.random.default_rng(args.seed)
     if args.start is None:
-        if isinstance(model, GaussianBernoulliRBM):
-            vbias = np.asarray(model.vbias.get_value(borrow=True), dtype=np.float64)
-            start = vbias + model.get_sigma() * rng.standard_normal((args.n_chains, model.n_visible))
-        else:
-            start = (rng.random((args.n_chains, model.n_visible)) < 0.5).astype(np.float64)
+        # the visible layer's base model without data: fair coins, or each unit's own Gaussian
+        vbias = np.asarray(model.vbias.get_value(borrow=True), dtype=np.float64)
+        start = model.visible.sample_base(model.visible.base_bias_from_data(None), vbias, args.n_chains, rng)
         origin = "random states"
     else:
         if args.start == "mnist":
@@ -715,8 +714,8 @@ def run_sample(args):
          f"mode {args.mode}")
     samples = sample_chains(model, start, n_samples=args.n_samples, plot_every=args.plot_every, mode=args.mode,
                             seed=args.seed)
-    binary = not isinstance(model, GaussianBernoulliRBM)
-    tiles = tile_raster_images(samples.reshape(-1, model.n_visible), img_shape=shape,
+    binary = model.visible.unit_interval
+    tiles = tile_raster_images(samples.reshape(-1, model.n_visible_units), img_shape=shape,
                                tile_shape=(args.n_samples, len(start)), tile_spacing=(1, 1),
                                scale_rows_to_unit_interval=not binary)
     save_image(tiles, args.out, scale=_pixel_scale(shape))
@@ -730,10 +729,9 @@ def run_evaluate(args):
     """``rbm evaluate``: exact log Z when small enough (or asked), else AIS with a RAISE subset."""
     _check_mode(args.mode)
     model = load_model(args.model)
-    gaussian = isinstance(model, GaussianBernoulliRBM)
-    states = model.n_hidden if gaussian else min(model.n_visible, model.n_hidden)
-    if args.method == "exact" and states > evaluation.MAX_EXACT_UNITS:
-        raise UsageError(f"--method exact would enumerate 2^{states} states, more than the limit of "
+    states = min(2 ** model.n_hidden, model.visible.n_states())
+    if args.method == "exact" and states > 2 ** evaluation.MAX_EXACT_UNITS:
+        raise UsageError(f"--method exact would enumerate {_state_count(states)} states, more than the limit of "
                          f"2^{evaluation.MAX_EXACT_UNITS}: use --method ais")
     if args.data == "mnist":
         mnist = _read_mnist(args)
@@ -741,29 +739,36 @@ def run_evaluate(args):
     else:
         rows = base_rows = _read_array_file(args.data)
         source = args.data
-    if gaussian and args.binarize != "none":
-        raise UsageError("--binarize applies to binary RBMs, not to a GaussianBernoulliRBM")
+    binary_units = isinstance(model.visible, Bernoulli)  # what --binarize and the 0/1 check are about
+    if not binary_units and args.binarize != "none":
+        raise UsageError(f"--binarize applies to binary visible units, not to {model.visible!r} units")
     rows = _binarized(_check_rows(model, rows, source), args.binarize, args.seed + 1)
-    if not gaussian:
+    if binary_units:
         if not np.all((rows == 0) | (rows == 1)):
             raise UsageError(f"{source!r} holds values other than 0 and 1; log p(v) of a binary RBM is a "
                              "probability only for binary rows: pass --binarize threshold or stochastic")
         base_rows = _binarized(_check_rows(model, base_rows, source), args.binarize, args.seed)
-    exact = args.method == "exact" or (args.method == "auto" and states <= evaluation.MAX_EXACT_UNITS)
+    exact = args.method == "exact" or (args.method == "auto" and states <= 2 ** evaluation.MAX_EXACT_UNITS)
     _say(f"{type(model).__name__}: {model.n_visible} visible x {model.n_hidden} hidden units, {model.dtype}; "
          f"scoring {len(rows)} rows of {source}")
     if exact:
-        _report_exact(model, rows, states, gaussian)
+        _report_exact(model, rows, states)
     else:
-        _report_ais(model, rows, None if gaussian else base_rows, args)
+        # real-valued units anneal from their own Gaussians, discrete ones from the data's base rates
+        _report_ais(model, rows, base_rows if model.visible.unit_interval else None, args)
     return EXIT_OK
 
 
-def _report_exact(model, rows, states, gaussian):
-    layer = "hidden" if gaussian or model.n_hidden <= model.n_visible else "visible"
+def _state_count(states):
+    """2^k for a power of two (binary layers), else the number (categorical ones)."""
+    return f"2^{states.bit_length() - 1}" if states & (states - 1) == 0 else f"{states:,}"
+
+
+def _report_exact(model, rows, states):
+    layer = "hidden" if 2 ** model.n_hidden <= model.visible.n_states() else "visible"
     result = evaluation.exact_log_partition(model)
     log_z = float(getattr(result, "log_z", result))  # a result with .log_z (a bare float in older rbm)
-    _say(f"log Z = {log_z:.4f} (exact: summed over the 2^{states} {layer} states)")
+    _say(f"log Z = {log_z:.4f} (exact: summed over the {_state_count(states)} {layer} states)")
     _say(f"average log-likelihood: {evaluation.mean_log_likelihood(model, rows, log_z):.4f} nats per row (exact)")
 
 
@@ -799,9 +804,7 @@ def _report_ais(model, rows, base_rows, args):
 def run_info(args):
     """``rbm info``: what the model file holds."""
     model = load_model(args.model)
-    gaussian = isinstance(model, GaussianBernoulliRBM)
-    description = ("Gaussian visible units, binary hidden units" if gaussian
-                   else "binary visible and hidden units")
+    description = f"{model.visible!r} visible units, {model.hidden!r} hidden units"
     _say(f"file: {args.model} ({os.path.getsize(args.model):,} bytes)")
     _say(f"kind: {model.FILE_KIND} ({description})")
     _say(f"units: {model.n_visible} visible x {model.n_hidden} hidden")
@@ -810,18 +813,17 @@ def run_info(args):
     if settings:
         _say("settings: " + ", ".join(f"{name}={value}" for name, value in settings.items()))
     params = model.get_params()
-    if gaussian:
-        params.pop("log_sigma", None)
-        params["sigma"] = model.get_sigma()
+    if "log_sigma" in params:
+        params["sigma"] = np.exp(params.pop("log_sigma"))
     _say(f"{'parameter':<10} {'shape':<12} {'min':>10} {'max':>10} {'mean':>10} {'std':>10}")
     for name, value in params.items():
         value = np.asarray(value, dtype=np.float64)
         _say(f"{name:<10} {str(value.shape):<12} {value.min():>10.4g} {value.max():>10.4g} {value.mean():>10.4g} "
              f"{value.std():>10.4g}")
-    states = model.n_hidden if gaussian else min(model.n_visible, model.n_hidden)
-    if states <= evaluation.MAX_EXACT_UNITS:
-        _say(f"log Z: exact (2^{states} states to enumerate; rbm evaluate does it)")
+    states = min(2 ** model.n_hidden, model.visible.n_states())
+    if states <= 2 ** evaluation.MAX_EXACT_UNITS:
+        _say(f"log Z: exact ({_state_count(states)} states to enumerate; rbm evaluate does it)")
     else:
-        _say(f"log Z: by AIS (2^{states} states are too many to enumerate; the limit is "
+        _say(f"log Z: by AIS ({_state_count(states)} states are too many to enumerate; the limit is "
              f"2^{evaluation.MAX_EXACT_UNITS})")
     return EXIT_OK

@@ -19,8 +19,8 @@ from scipy.special import logsumexp
 from . import backend
 from ._compat import DeprecatedFloat, keyword_only
 from .backend import pt, ptr
-from .models import RBM, GaussianBernoulliRBM, visible_bias_from_data
-from .validation import check_array, check_data, check_positive_int, check_seed
+from .models import RBM
+from .validation import check_array, check_positive_int, check_seed
 
 __all__ = ["MAX_EXACT_UNITS", "AISResult", "ExactResult", "RAISEResult", "default_betas", "exact_log_partition",
            "ais_log_partition", "raise_log_likelihood", "free_energy", "mean_log_likelihood",
@@ -87,7 +87,7 @@ def _exact_result(log_z, n_states, started):
 
 
 def _check_model(model):
-    """(W, hbias, vbias) of an rbm.RBM (or GaussianBernoulliRBM) in float64."""
+    """(W, hbias, vbias) of an rbm.RBM (any visible layer) in float64."""
     if not isinstance(model, RBM):
         raise TypeError(f"model must be an rbm.RBM, got {type(model).__name__}")
     return [np.asarray(p.get_value(borrow=True), dtype=np.float64) for p in (model.W, model.hbias, model.vbias)]
@@ -96,9 +96,10 @@ def _check_model(model):
 def free_energy(model: RBM, data: ArrayLike) -> np.ndarray:
     """F(v) for each row of ``data``, in float64, computed in numpy from the model's parameters.
 
-    Binary units: -v.b - sum_j softplus((v W + c)_j). Gaussian visible units
-    (:class:`rbm.GaussianBernoulliRBM`): sum_i (v_i - b_i)^2 / (2 sigma_i^2)
-    - sum_j softplus(((v / sigma) W + c)_j).
+    F(v) = e(v) - sum_j softplus((s(v) W + c)_j) with the visible layer's
+    energy term e and scaling s (:mod:`rbm.layers`): binary and categorical
+    units -v.b - sum_j softplus((v W + c)_j); Gaussian visible units
+    sum_i (v_i - b_i)^2 / (2 sigma_i^2) - sum_j softplus(((v / sigma) W + c)_j).
 
     Parameters
     ----------
@@ -122,10 +123,8 @@ def free_energy(model: RBM, data: ArrayLike) -> np.ndarray:
     """
     W, hbias, vbias = _check_model(model)
     data = model.check_data(data).astype(np.float64)
-    if isinstance(model, GaussianBernoulliRBM):
-        sigma = model.get_sigma()
-        return (((data - vbias) / sigma) ** 2 / 2).sum(axis=1) - np.logaddexp(0.0, (data / sigma) @ W + hbias).sum(axis=1)
-    return -data @ vbias - np.logaddexp(0.0, data @ W + hbias).sum(axis=1)
+    visible = model.visible
+    return visible.np_energy_term(data, vbias) - np.logaddexp(0.0, visible.np_scale(data) @ W + hbias).sum(axis=1)
 
 
 def _binary_states(start, stop, n_bits):
@@ -133,20 +132,37 @@ def _binary_states(start, stop, n_bits):
     return ((np.arange(start, stop)[:, None] >> np.arange(n_bits)) & 1).astype(np.float64)
 
 
-def exact_log_partition(model: RBM) -> ExactResult:
-    """log Z by enumerating the 2^k states of the smaller layer (k <= :data:`MAX_EXACT_UNITS`).
+def _complete_rows(model, data, name="data"):
+    """``data`` checked, refusing rows with missing values: their -F(v) - log Z is not a log-probability."""
+    data = model.check_data(data, name)
+    if model.visible.group_size > 1:
+        per_group = np.asarray(data).reshape(len(data), model.n_visible, -1).sum(axis=2)
+        if np.any(per_group == 0):
+            row = int(np.argwhere(per_group == 0)[0, 0])
+            raise ValueError(f"{name} row {row} has missing values: log p(v) is defined here for complete rows "
+                             "(a row's free energy with missing values is that of its own smaller model)")
+    return data
 
-    Summing out the larger layer analytically leaves, for hidden states h,
-    log Z = logsumexp_h [h.c + sum_i softplus((W h + b)_i)], and the mirror
-    image for visible states. States are summed in batches with log-sum-exp
-    in float64. For a :class:`rbm.GaussianBernoulliRBM` the 2^n_hidden
-    hidden states are enumerated and the visible units integrated out.
+
+def exact_log_partition(model: RBM) -> ExactResult:
+    """log Z by enumerating the states of the smaller layer (at most 2^:data:`MAX_EXACT_UNITS` of them).
+
+    Summing the other layer out analytically leaves, for hidden states h,
+    log Z = logsumexp_h [h.c + L(W h)], where L sums or integrates the
+    visible layer out (:meth:`rbm.layers.Layer.log_partition_given_input`:
+    sum_i softplus((W h + b)_i) for binary units, a sum of log-sum-exps over
+    each group for categorical ones, a Gaussian integral for Gaussian ones);
+    for visible states v, log Z = logsumexp_v [-e(v) + sum_j softplus((s(v) W
+    + c)_j)]. The layer with fewer states is enumerated (the hidden one for
+    Gaussian visible units), in batches, with log-sum-exp in float64.
 
     Parameters
     ----------
     model : RBM or GaussianBernoulliRBM
-        A small model: min(n_visible, n_hidden) (n_hidden for Gaussian
-        visible units) at most :data:`MAX_EXACT_UNITS`.
+        A small model: the smaller layer's states (2^n_hidden hidden states,
+        2^n_visible binary or K^n_visible categorical visible states) at most
+        2^:data:`MAX_EXACT_UNITS`. (A :class:`rbm.DBM` goes to
+        :func:`rbm.dbm_evaluation.exact_log_partition`.)
 
     Returns
     -------
@@ -173,44 +189,24 @@ def exact_log_partition(model: RBM) -> ExactResult:
     """
     started = time.perf_counter()
     W, hbias, vbias = _check_model(model)
-    if isinstance(model, GaussianBernoulliRBM):
-        return _exact_result(_exact_gaussian_log_partition(model, W, hbias, vbias), 1 << model.n_hidden, started)
-    if min(model.n_visible, model.n_hidden) > MAX_EXACT_UNITS:
+    visible = model.visible
+    n_hidden_states, n_visible_states = 2 ** model.n_hidden, visible.n_states()
+    if min(n_hidden_states, n_visible_states) > 2 ** MAX_EXACT_UNITS:
         raise ValueError(
-            f"exact log Z enumerates 2^min(n_visible, n_hidden) states; this model needs "
-            f"2^{min(model.n_visible, model.n_hidden)}, more than the limit of 2^{MAX_EXACT_UNITS}: "
+            f"exact log Z enumerates the states of the smaller layer; this model's has {min(n_hidden_states, n_visible_states)} "
+            f"(visible: {n_visible_states}, hidden: 2^{model.n_hidden}), more than the limit of 2^{MAX_EXACT_UNITS}: "
             "use ais_log_partition")
-    if model.n_hidden <= model.n_visible:
-        weights, own_bias, other_bias = W.T, hbias, vbias  # enumerate h
-    else:
-        weights, own_bias, other_bias = W, vbias, hbias  # enumerate v
-    n_bits = len(own_bias)
     partial = []
-    for start in range(0, 1 << n_bits, _STATES_PER_BATCH):
-        states = _binary_states(start, min(start + _STATES_PER_BATCH, 1 << n_bits), n_bits)
-        terms = states @ own_bias + np.logaddexp(0.0, states @ weights + other_bias).sum(axis=1)
-        partial.append(logsumexp(terms))
-    return _exact_result(float(logsumexp(partial)), 1 << n_bits, started)
-
-
-def _exact_gaussian_log_partition(model, W, hbias, vbias):
-    """log Z of a Gaussian-Bernoulli RBM: a sum over the 2^n_hidden hidden states of Gaussian integrals.
-
-    With u = W h, integrating v_i out of exp(-E) gives
-    sqrt(2 pi) sigma_i exp(b_i u_i / sigma_i + u_i^2 / 2), so
-    log Z = logsumexp_h [h.c + sum_i (b_i u_i / sigma_i + u_i^2 / 2)] + sum_i log(sqrt(2 pi) sigma_i).
-    """
-    if model.n_hidden > MAX_EXACT_UNITS:
-        raise ValueError(f"exact log Z of a GaussianBernoulliRBM enumerates 2^n_hidden hidden states; this "
-                         f"model needs 2^{model.n_hidden}, more than the limit of 2^{MAX_EXACT_UNITS}: "
-                         "use ais_log_partition")
-    sigma = model.get_sigma()
-    partial = []
-    for start in range(0, 1 << model.n_hidden, _STATES_PER_BATCH):
-        states = _binary_states(start, min(start + _STATES_PER_BATCH, 1 << model.n_hidden), model.n_hidden)
-        u = states @ W.T
-        partial.append(logsumexp(states @ hbias + (u * (vbias / sigma) + u ** 2 / 2).sum(axis=1)))
-    return float(logsumexp(partial) + np.sum(np.log(np.sqrt(2 * np.pi) * sigma)))
+    if n_hidden_states <= n_visible_states:
+        for start in range(0, n_hidden_states, _STATES_PER_BATCH):
+            h = _binary_states(start, min(start + _STATES_PER_BATCH, n_hidden_states), model.n_hidden)
+            partial.append(logsumexp(h @ hbias + visible.log_partition_given_input(h @ W.T, vbias)))
+        return _exact_result(float(logsumexp(partial)), n_hidden_states, started)
+    for start in range(0, n_visible_states, _STATES_PER_BATCH):
+        v = visible.states(start, min(start + _STATES_PER_BATCH, n_visible_states))
+        partial.append(logsumexp(-visible.np_energy_term(v, vbias)
+                                 + np.logaddexp(0.0, visible.np_scale(v) @ W + hbias).sum(axis=1)))
+    return _exact_result(float(logsumexp(partial)), n_visible_states, started)
 
 
 def default_betas() -> np.ndarray:
@@ -258,19 +254,17 @@ def _annealing_function(model, base_bias, n_steps, seed, mode, reverse=False):
     base = pt.constant(base_bias.astype(dtype))
     v_start = pt.matrix("v_start", dtype=dtype)
     betas = pt.vector("betas", dtype="float64")
-    vbias_difference = pt.cast(model.vbias, "float64") - pt.cast(base, "float64")
-    gaussian = isinstance(model, GaussianBernoulliRBM)
+    visible = model.visible
 
     def hidden_activation(v):
-        return pt.dot(v / model.sigma if gaussian else v, model.W) + model.hbias
+        return pt.dot(visible.scale(v), model.W) + model.hbias
 
     def log_f_difference(v, beta, previous_beta):
         """f_beta(v) - f_previous_beta(v), in float64."""
         activation64 = pt.cast(hidden_activation(v), "float64")
         difference = pt.sum(pt.softplus(beta * activation64) - pt.softplus(previous_beta * activation64), axis=1)
-        if not gaussian:  # the Gaussian base model shares the visible term, which then cancels
-            difference = difference + (beta - previous_beta) * pt.dot(pt.cast(v, "float64"), vbias_difference)
-        return difference
+        return difference + visible.log_f_visible_difference(pt.cast(v, "float64"), beta, previous_beta,
+                                                             pt.cast(model.vbias, "float64"), pt.cast(base, "float64"))
 
     def gibbs_move(v, beta, rng):
         """v -> h -> v' under the intermediate model at ``beta``; returns (v', rng)."""
@@ -278,13 +272,17 @@ def _annealing_function(model, base_bias, n_steps, seed, mode, reverse=False):
         h_mean = pt.sigmoid(beta_model * hidden_activation(v))
         rng, h_uniform = ptr.uniform(size=h_mean.shape, dtype=dtype, rng=rng, return_next_rng=True)
         h = pt.cast(pt.lt(h_uniform, h_mean), dtype)
-        if gaussian:
-            v_mean = model.vbias + beta_model * model.sigma * pt.dot(h, model.W.T)
-            rng, noise = ptr.normal(size=v_mean.shape, dtype=dtype, rng=rng, return_next_rng=True)
-            return v_mean + model.sigma * noise, rng
-        v_mean = pt.sigmoid(beta_model * (pt.dot(h, model.W.T) + model.vbias) + (1 - beta_model) * base)
-        rng, v_uniform = ptr.uniform(size=v_mean.shape, dtype=dtype, rng=rng, return_next_rng=True)
-        return pt.cast(pt.lt(v_uniform, v_mean), dtype), rng
+        threaded = [rng]
+
+        def draw(distribution):
+            def draws(shape):
+                threaded[0], values = distribution(size=shape, dtype=dtype, rng=threaded[0], return_next_rng=True)
+                return values
+            return draws
+
+        v_mean = visible.mean(visible.annealed_activation(pt.dot(h, model.W.T), model.vbias, base, beta_model))
+        v = visible.sample(v_mean, draw(ptr.uniform), draw(ptr.normal))
+        return v, threaded[0]
 
     def step(k, v, log_w, rng):
         # betas is indexed by a step counter rather than iterated as a scan
@@ -309,15 +307,14 @@ def _annealing_function(model, base_bias, n_steps, seed, mode, reverse=False):
 
 
 def _base_model(model, base_rate):
-    """(visible biases b_A of the base model, its log Z) for :func:`ais_log_partition` and :func:`raise_log_likelihood`."""
-    if isinstance(model, GaussianBernoulliRBM):
-        if base_rate is not None:
-            raise ValueError("a GaussianBernoulliRBM anneals from its own visible Gaussians: base_rate must be None")
-        return (np.zeros(model.n_visible),
-                float(np.sum(np.log(np.sqrt(2 * np.pi) * model.get_sigma())) + model.n_hidden * np.log(2.0)))
-    base_bias = (np.zeros(model.n_visible) if base_rate is None
-                 else visible_bias_from_data(check_data(base_rate, model.n_visible, "base_rate")))
-    return base_bias, float(np.logaddexp(0.0, base_bias).sum() + model.n_hidden * np.log(2.0))
+    """(visible biases b_A of the base model, its log Z) for :func:`ais_log_partition` and :func:`raise_log_likelihood`.
+
+    The visible layer states its base model (:mod:`rbm.layers`); the
+    hidden units of the base model are free, adding n_hidden log 2.
+    """
+    base_rate = None if base_rate is None else model.check_data(base_rate, "base_rate")
+    base_bias = model.visible.base_bias_from_data(base_rate)
+    return base_bias, model.visible.base_log_partition(base_bias) + model.n_hidden * np.log(2.0)
 
 
 @keyword_only("n_runs", "betas", "base_rate", "seed", "mode")  # the old positional order
@@ -379,11 +376,8 @@ def ais_log_partition(model: RBM, *, n_runs: int = 100, betas: ArrayLike | None 
     base_bias, log_z_base = _base_model(model, base_rate)
     start = time.perf_counter()
     generator = np.random.default_rng(seed)
-    if isinstance(model, GaussianBernoulliRBM):
-        W, hbias, vbias = _check_model(model)
-        v_start = (vbias + model.get_sigma() * generator.standard_normal((n_runs, model.n_visible))).astype(model.dtype)
-    else:
-        v_start = (generator.random((n_runs, model.n_visible)) < 1 / (1 + np.exp(-base_bias))).astype(model.dtype)
+    vbias = _check_model(model)[2]
+    v_start = model.visible.sample_base(base_bias, vbias, n_runs, generator).astype(model.dtype)
     anneal = _annealing_function(model, base_bias, len(betas) - 1, None if seed is None else seed + 1, mode)
     log_weights = np.asarray(anneal(v_start, betas), dtype=np.float64)
     shift = log_weights.max()
@@ -465,7 +459,7 @@ def raise_log_likelihood(model: RBM, data: ArrayLike, *, n_runs: int = 1, betas:
         Mean, standard error and per-row estimates of log p(v).
     """
     _check_model(model)
-    data = model.check_data(data, "data")
+    data = _complete_rows(model, data)
     n_runs = check_positive_int(n_runs, "n_runs")
     betas = default_betas() if betas is None else _check_betas(betas)
     seed = check_seed(seed)
@@ -518,7 +512,7 @@ def mean_log_likelihood(model: RBM, data: ArrayLike, log_z: float | ExactResult 
     log_z = float(getattr(log_z, "log_z", log_z))
     if not np.isfinite(log_z):
         raise ValueError(f"log_z must be finite, got {log_z}")
-    return float(np.mean(-free_energy(model, data)) - log_z)
+    return float(np.mean(-free_energy(model, _complete_rows(model, data))) - log_z)
 
 
 class LikelihoodTracker:

@@ -1,6 +1,7 @@
 """Model files: ``.npz`` archives with a format version and checked shapes.
 
-A model file holds the model's kind (e.g. ``"rbm.RBM"``), ``n_visible`` and
+A model file holds the model's kind (e.g. ``"rbm.RBM"``), ``n_visible`` (the
+visible *units*, i.e. columns: n_visible * K for categorical units) and
 ``n_hidden``, every array of :meth:`rbm.RBM.get_params` and, from format
 version 2 on, the constructor settings of :meth:`rbm.RBM.get_settings` as a
 JSON string (``settings``): together the whole model, so that a loaded model
@@ -144,7 +145,7 @@ def save_model(model, path: str | os.PathLike[str]) -> None:
         Must end in ``.npz``, in an existing folder.
     """
     atomic_savez(path, dict(kind=np.str_(model.FILE_KIND), format_version=np.int64(FORMAT_VERSION),
-                            n_visible=np.int64(model.n_visible), n_hidden=np.int64(model.n_hidden),
+                            n_visible=np.int64(model.n_visible_units), n_hidden=np.int64(model.n_hidden),
                             settings=np.str_(json.dumps(model.get_settings(), sort_keys=True)),
                             **model._file_arrays()))
 

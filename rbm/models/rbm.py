@@ -28,6 +28,7 @@ from numpy.typing import ArrayLike
 from .. import backend
 from .._compat import keyword_only
 from ..backend import pt, ptr
+from ..layers import Bernoulli, Layer, layer_from_settings
 from ..validation import check_array, check_data, check_float, check_positive_int, check_seed
 
 __all__ = ["RBM", "visible_bias_from_data"]
@@ -115,7 +116,7 @@ def _sampler_generators(theano_rng, seed):
 
 
 class RBM:
-    """Restricted Boltzmann Machine with binary visible and hidden units.
+    """Restricted Boltzmann Machine: binary visible and hidden units by default, other visible units by layer.
 
     Parameters
     ----------
@@ -123,10 +124,11 @@ class RBM:
         The minibatch the training graph reads; a new ``pt.matrix`` when None.
         Its dtype becomes the model's (the tutorial passes ``pt.matrix('x')``).
     n_visible, n_hidden : int
-        Number of visible and hidden units.
+        Number of visible variables and of hidden units.
     W, hbias, vbias : numpy array or shared variable, optional
-        Initial parameters, shapes (n_visible, n_hidden), (n_hidden,),
-        (n_visible,). By default W is uniform in +-4 sqrt(6 / (n_visible +
+        Initial parameters, shapes (n_units, n_hidden), (n_hidden,),
+        (n_units,), where n_units = n_visible for binary or Gaussian visible
+        units and n_visible * K for categorical ones. By default W is uniform in +-4 sqrt(6 / (n_visible +
         n_hidden)) and the biases are zero, as in the tutorial. Shared
         variables are used as they are (the DBN shares W and hbias with its
         sigmoid layers), so training the RBM moves them.
@@ -142,6 +144,13 @@ class RBM:
         Float type of parameters and graphs. When None: the dtype of ``input``,
         else that of shared parameters passed in, else
         :func:`rbm.backend.get_floatx`. Pieces that disagree are refused.
+    visible : rbm.layers.Layer, optional
+        The visible units' type: :class:`rbm.layers.Bernoulli` (the default),
+        :class:`rbm.layers.Gaussian` or :class:`rbm.layers.Categorical`
+        (one-hot groups; an all-zero group is a missing value).
+    hidden : rbm.layers.Layer, optional
+        The hidden units' type; only :class:`rbm.layers.Bernoulli` (the
+        default) is implemented.
 
     Attributes
     ----------
@@ -153,6 +162,11 @@ class RBM:
         The generator of :meth:`get_cost_updates`, :class:`rbm.Trainer` and
         the samplers, threaded explicitly through their graphs.
     n_visible, n_hidden : int
+    n_visible_units : int
+        Columns of the data: n_visible times the units per visible variable.
+    visible, hidden : rbm.layers.Layer
+        The layers, bound to the model's size and dtype (their own
+        parameters, e.g. Gaussian ``log_sigma``, live there).
     dtype : str
 
     Notes
@@ -181,13 +195,22 @@ class RBM:
     array([-2.3863])
     """
 
-    @keyword_only("seed", "dtype")  # rbm's own settings: keyword-only past the tutorial's arguments
+    @keyword_only("seed", "dtype", "visible", "hidden")  # rbm's own settings: keyword-only past the tutorial's
     def __init__(self, input: pt.TensorVariable | None = None, n_visible: int = 784, n_hidden: int = 500,
                  W: ArrayLike | pt.TensorVariable | None = None, hbias: ArrayLike | pt.TensorVariable | None = None,
                  vbias: ArrayLike | pt.TensorVariable | None = None,
                  numpy_rng: np.random.Generator | np.random.RandomState | int | None = None, theano_rng=None, *,
-                 seed: int | None = None, dtype: str | None = None) -> None:
+                 seed: int | None = None, dtype: str | None = None, visible: Layer | None = None,
+                 hidden: Layer | None = None) -> None:
         n_visible = check_positive_int(n_visible, "n_visible")
+        visible = Bernoulli() if visible is None else visible
+        hidden = Bernoulli() if hidden is None else hidden
+        if not isinstance(visible, Layer) or visible.n_variables is not None:
+            raise TypeError(f"visible must be an unbound rbm.layers layer such as Bernoulli(), got {visible!r}")
+        if type(hidden) is not Bernoulli:
+            raise TypeError(f"hidden units must be rbm.layers.Bernoulli() (the only hidden type implemented), "
+                            f"got {hidden!r}")
+        n_units = visible.n_units(n_visible)
         n_hidden = check_positive_int(n_hidden, "n_hidden")
         seed = check_seed(seed)
         if seed is not None and theano_rng is not None:
@@ -198,23 +221,26 @@ class RBM:
         numpy_rng = _as_numpy_rng(numpy_rng)
         sampler_rng, seed_sequence = _sampler_generators(theano_rng, seed)
         # Validate every parameter before creating any shared variable.
-        W = self._check_param(W, "W", (n_visible, n_hidden), dtype)
+        W = self._check_param(W, "W", (n_units, n_hidden), dtype)
         hbias = self._check_param(hbias, "hbias", (n_hidden,), dtype)
-        vbias = self._check_param(vbias, "vbias", (n_visible,), dtype)
+        vbias = self._check_param(vbias, "vbias", (n_units,), dtype)
+        self.visible = visible.bind(n_visible, dtype)
+        self.hidden = hidden.bind(n_hidden, dtype)
 
         if W is None:
-            bound = 4 * np.sqrt(6.0 / (n_hidden + n_visible))
-            W = numpy_rng.uniform(low=-bound, high=bound, size=(n_visible, n_hidden))
+            bound = 4 * np.sqrt(6.0 / (n_hidden + n_units))
+            W = numpy_rng.uniform(low=-bound, high=bound, size=(n_units, n_hidden))
         self.n_visible = n_visible
+        self.n_visible_units = n_units
         self.n_hidden = n_hidden
         self.dtype = dtype
         self.W = W if backend.is_shared(W) else backend.shared(W, "W", dtype)
         self.hbias = (hbias if backend.is_shared(hbias)
                       else backend.shared(np.zeros(n_hidden) if hbias is None else hbias, "hbias", dtype))
         self.vbias = (vbias if backend.is_shared(vbias)
-                      else backend.shared(np.zeros(n_visible) if vbias is None else vbias, "vbias", dtype))
+                      else backend.shared(np.zeros(n_units) if vbias is None else vbias, "vbias", dtype))
         self.input = pt.matrix("input", dtype=dtype) if input is None else input
-        self.params = [self.W, self.hbias, self.vbias]
+        self.params = [self.W, self.hbias, self.vbias, *self.visible.learnt_params()]
         #: the generator of get_cost_updates, Trainer and samplers (explicitly threaded)
         self.rng = sampler_rng if sampler_rng is not None else backend.shared_rng(seed, name="rbm_rng")
         # seeds the generators that the sampling methods create outside an explicit stream
@@ -284,6 +310,11 @@ class RBM:
     def free_energy(self, v_sample: pt.TensorVariable) -> pt.TensorVariable:
         """F(v) = -v.vbias - sum_j softplus((v W + hbias)_j), one value per row.
 
+        For other visible units, F(v) = e(v) - sum_j softplus((s(v) W + hbias)_j)
+        with the visible layer's energy term e and scaling s
+        (:mod:`rbm.layers`): for Gaussian units e(v) = sum_i (v_i - b_i)^2 /
+        (2 sigma_i^2) and s(v) = v / sigma.
+
         Parameters
         ----------
         v_sample : symbolic matrix (batch, n_visible)
@@ -293,10 +324,9 @@ class RBM:
         symbolic vector (batch,)
             log p(v) = -F(v) - log Z (see :mod:`rbm.evaluation` for log Z).
         """
-        wx_b = pt.dot(v_sample, self.W) + self.hbias
-        vbias_term = pt.dot(v_sample, self.vbias)
+        wx_b = pt.dot(self.visible.scale(v_sample), self.W) + self.hbias
         hidden_term = pt.sum(pt.softplus(wx_b), axis=1)
-        return -hidden_term - vbias_term
+        return self.visible.energy_term(v_sample, self.vbias) - hidden_term
 
     # ------------------------------------------------------------- conditionals
     def propup(self, vis: pt.TensorVariable) -> list[pt.TensorVariable]:
@@ -312,9 +342,10 @@ class RBM:
             [a_h, sigmoid(a_h)] with a_h = vis W + hbias; sigmoid(a_h) is
             p(h_j = 1 | v). The pre-sigmoid activation is returned too, as in
             the tutorial, so that costs can use softplus(a) instead of
-            log(sigmoid(a)).
+            log(sigmoid(a)). (For Gaussian visible units a_h = (vis /
+            sigma) W + hbias.)
         """
-        pre_sigmoid_activation = pt.dot(vis, self.W) + self.hbias
+        pre_sigmoid_activation = pt.dot(self.visible.scale(vis), self.W) + self.hbias
         return [pre_sigmoid_activation, pt.sigmoid(pre_sigmoid_activation)]
 
     def propdown(self, hid: pt.TensorVariable) -> list[pt.TensorVariable]:
@@ -326,12 +357,14 @@ class RBM:
 
         Returns
         -------
-        list of two symbolic matrices (batch, n_visible)
+        list of two symbolic matrices (batch, n_visible_units)
             [a_v, sigmoid(a_v)] with a_v = hid W^T + vbias; sigmoid(a_v) is
-            p(v_i = 1 | h).
+            p(v_i = 1 | h). Other visible layers give their activation and
+            mean: each group's softmax for categorical units, [mean, mean]
+            with mean = vbias + sigma (hid W^T) for Gaussian ones.
         """
-        pre_sigmoid_activation = pt.dot(hid, self.W.T) + self.vbias
-        return [pre_sigmoid_activation, pt.sigmoid(pre_sigmoid_activation)]
+        pre_sigmoid_activation = self.visible.activation(pt.dot(hid, self.W.T), self.vbias)
+        return [pre_sigmoid_activation, self.visible.mean(pre_sigmoid_activation)]
 
     def _bernoulli(self, mean):
         """A binary sample with P(1) = mean, drawn as uniform < mean.
@@ -344,6 +377,10 @@ class RBM:
     def _uniform(self, shape):
         """Uniform draws in [0, 1) of ``shape`` (see :meth:`_random`)."""
         return self._random(ptr.uniform, shape)
+
+    def _normal(self, shape):
+        """Standard normal draws of ``shape`` (see :meth:`_random`)."""
+        return self._random(ptr.normal, shape)
 
     def _random(self, distribution, shape):
         """Draws of ``distribution`` (``ptr.uniform`` or ``ptr.normal``, standard parameters) of ``shape``.
@@ -393,7 +430,7 @@ class RBM:
             [a_v, p(v | h0), v ~ p(v | h0)] (see :meth:`propdown`).
         """
         pre_sigmoid_v1, v1_mean = self.propdown(h0_sample)
-        return [pre_sigmoid_v1, v1_mean, self._bernoulli(v1_mean)]
+        return [pre_sigmoid_v1, v1_mean, self.visible.sample(v1_mean, self._uniform, self._normal)]
 
     def gibbs_hvh(self, h0_sample: pt.TensorVariable) -> list[pt.TensorVariable]:
         """One Gibbs step from the hidden state: h0 -> v1 -> h1.
@@ -487,7 +524,8 @@ class RBM:
         finally:
             updates.update(self.rng_updates())
 
-    def gibbs_chain(self, start: pt.TensorVariable, n_steps: int, step: str = "hvh") -> list[pt.TensorVariable]:
+    def gibbs_chain(self, start: pt.TensorVariable, n_steps: int, step: str = "hvh",
+                    observed: pt.TensorVariable | None = None) -> list[pt.TensorVariable]:
         """Run ``n_steps`` Gibbs steps in ``scan`` from ``start``.
 
         Inside an explicit stream the generator's advance is kept in its
@@ -507,6 +545,11 @@ class RBM:
             Hidden states for "hvh", visible states for "vhv".
         n_steps : int >= 1
         step : {"hvh", "vhv"}, default "hvh"
+        observed : symbolic matrix (batch, n_visible_units), optional
+            0/1 mask of each chain's observed visible units (missing
+            categorical values): the visible samples are multiplied by it, so
+            the chains run each row's own model, without its missing
+            variables. All units by default.
 
         Returns
         -------
@@ -522,10 +565,12 @@ class RBM:
             own_generator = backend.shared_rng(self._seed_sequence.spawn(1)[0], name="rbm_chain_rng")
             self.reset_rng(own_generator)
 
+        observed_columns = None if observed is None else observed.T
+
         def one_step(state, rng):
             self._rng_cursor = rng
-            outputs_first = self._sample_columns(state, first)
-            outputs_second = self._sample_columns(outputs_first[2], second)
+            outputs_first = self._sample_columns(state, first, observed_columns)
+            outputs_second = self._sample_columns(outputs_first[2], second, observed_columns)
             return [*outputs_first, *outputs_second, self._rng_cursor]
 
         *sequences, rng_end = backend.pytensor.scan(
@@ -540,16 +585,19 @@ class RBM:
             backend.set_default_update(own_generator, self.rng_updates()[own_generator])
         return [sequence.dimshuffle(0, 2, 1) for sequence in sequences]
 
-    def _sample_columns(self, state, layer):
-        """[a, sigmoid(a), uniform < sigmoid(a)] for ``layer`` given the other layer's state.
+    def _sample_columns(self, state, layer, observed=None):
+        """[activation, mean, sample] for ``layer`` given the other layer's state.
 
-        States and results hold one chain per column: a = W h + vbias for the
-        visible layer, a = W^T v + hbias for the hidden one.
+        States and results hold one chain per column: the visible layer's
+        activation from W h and vbias (masked by ``observed`` when given),
+        a = W^T s(v) + hbias for the hidden one.
         """
         if layer == "v":
-            pre_sigmoid = pt.dot(self.W, state) + self.vbias[:, None]
-        else:
-            pre_sigmoid = pt.dot(self.W.T, state) + self.hbias[:, None]
+            pre_sigmoid = self.visible.activation(pt.dot(self.W, state), self.vbias[:, None], unit_axis=0)
+            mean = self.visible.mean(pre_sigmoid, unit_axis=0)
+            sample = self.visible.sample(mean, self._uniform, self._normal, unit_axis=0)
+            return [pre_sigmoid, mean, sample if observed is None else sample * observed]
+        pre_sigmoid = pt.dot(self.W.T, self.visible.scale(state, unit_axis=0)) + self.hbias[:, None]
         mean = pt.sigmoid(pre_sigmoid)
         return [pre_sigmoid, mean, self._bernoulli(mean)]
 
@@ -586,10 +634,11 @@ class RBM:
         with self.drawing_from() as rng_updates:
             if persistent is None:
                 chain_start = self.sample_h_given_v(self.input)[2]
+                observed = self.visible.observed(self.input)  # CD runs each row's own model
             else:
-                chain_start = persistent
+                chain_start, observed = persistent, None
             (pre_sigmoid_nvs, nv_means, nv_samples,
-             pre_sigmoid_nhs, nh_means, nh_samples) = self.gibbs_chain(chain_start, k, "hvh")
+             pre_sigmoid_nhs, nh_means, nh_samples) = self.gibbs_chain(chain_start, k, "hvh", observed)
         gparams = self.free_energy_gradients(nv_samples[-1])
         updates = {}
         if persistent is not None:
@@ -623,6 +672,10 @@ class RBM:
                         pre_sigmoid_nv: pt.TensorVariable) -> pt.TensorVariable:
         """The tutorial's progress measure: pseudo-likelihood for PCD, reconstruction cost for CD.
 
+        Visible units without a pseudo-likelihood (Gaussian, categorical) are
+        monitored by the reconstruction cost of the input's mean-field
+        reconstruction (the activation given p(h | input)), for CD and PCD.
+
         Parameters
         ----------
         updates : dict
@@ -636,6 +689,8 @@ class RBM:
         -------
         symbolic scalar
         """
+        if not self.visible.pseudo_likelihood:
+            return self.get_reconstruction_cost(updates, self.propdown(self.propup(self.input)[1])[0])
         if persistent is not None:
             return self.get_pseudo_likelihood_cost(updates)
         return self.get_reconstruction_cost(updates, pre_sigmoid_nv)
@@ -721,7 +776,15 @@ class RBM:
         -------
         symbolic scalar
             The estimate for the minibatch ``input`` (the higher the better).
+
+        Raises
+        ------
+        TypeError
+            For visible units that are not binary.
         """
+        if not self.visible.pseudo_likelihood:
+            raise TypeError(f"the pseudo-likelihood flips binary visible units; {self.visible!r} units are "
+                            "monitored by the reconstruction cost (get_reconstruction_cost)")
         bit_i_idx = self.bit_i_idx
         xi = pt.round(self.input)
         activation = pt.dot(xi, self.W) + self.hbias
@@ -739,7 +802,10 @@ class RBM:
 
         s is the sigmoid and a = ``pre_sigmoid_nv`` the reconstruction's
         activation; the sum is computed as x.a - softplus(a), which equals it
-        exactly and never takes the log of a rounded-to-zero sigmoid.
+        exactly and never takes the log of a rounded-to-zero sigmoid. Other
+        visible layers give their own (:mod:`rbm.layers`): the log-probability
+        of each observed category for categorical units, the mean squared
+        error (the lower the better) for Gaussian ones.
 
         Parameters
         ----------
@@ -754,8 +820,7 @@ class RBM:
             The mean log-probability of the input under the reconstruction's
             Bernoulli means (the tutorial's cross-entropy, negated).
         """
-        x = self.input
-        return pt.mean(pt.sum(x * pre_sigmoid_nv - pt.softplus(pre_sigmoid_nv), axis=1))
+        return self.visible.reconstruction_cost(self.input, pre_sigmoid_nv)
 
     # ------------------------------------------------------------ parameters
     #: what model files of this class say they hold (see :mod:`rbm.persistence`)
@@ -789,7 +854,7 @@ class RBM:
         ...
         ValueError: train must hold values in [0, 1], got values in [0.0, 2.0]
         """
-        return check_data(data, self.n_visible, name)
+        return self.visible.check_data(data, self.n_visible, name)
 
     def get_params(self) -> dict[str, np.ndarray]:
         """Every array of the model as a dict of numpy arrays (copies), ready for :meth:`set_params`.
@@ -807,7 +872,7 @@ class RBM:
 
     def _settable(self):
         """name -> shared variable of every array :meth:`set_params` may replace (trained or not)."""
-        return {"W": self.W, "hbias": self.hbias, "vbias": self.vbias}
+        return {"W": self.W, "hbias": self.hbias, "vbias": self.vbias, **self.visible.own_params()}
 
     def get_settings(self) -> dict[str, Any]:
         """The constructor settings that, beyond the arrays of :meth:`get_params`, change training or sampling.
@@ -818,9 +883,12 @@ class RBM:
         Returns
         -------
         dict
-            Setting name -> value, JSON-serialisable; empty for the binary RBM.
+            Setting name -> value, JSON-serialisable; empty for the binary RBM,
+            ``{"visible": layer settings}`` for other visible units.
         """
-        return {}
+        if type(self.visible) is Bernoulli:
+            return {}
+        return {"visible": self.visible.settings()}
 
     def set_params(self, **values: ArrayLike) -> None:
         """Replace parameters from numpy arrays (``W=``, ``hbias=``, ...), all checked before any is set.
@@ -927,15 +995,25 @@ class RBM:
             raise ValueError(f"{path!r} holds settings a {cls.FILE_KIND!r} does not take: {error}") from None
 
     @staticmethod
-    def _file_array_shapes(n_visible, n_hidden):
-        """name -> shape of every array this kind's model files hold."""
-        return {"W": (n_visible, n_hidden), "hbias": (n_hidden,), "vbias": (n_visible,)}
+    def _file_array_shapes(n_units, n_hidden):
+        """name -> shape of every array this kind's model files may hold (a Gaussian layer's sigma too)."""
+        return {"W": (n_units, n_hidden), "hbias": (n_hidden,), "vbias": (n_units,), "sigma": (n_units,),
+                "log_sigma": (n_units,)}
 
     @classmethod
     def _from_file(cls, arrays, settings, dtype):
         """The model a file's checked ``arrays`` and ``settings`` describe."""
-        n_visible, n_hidden = arrays["W"].shape
-        return cls(n_visible=n_visible, n_hidden=n_hidden, dtype=dtype, **arrays, **settings)
+        settings = dict(settings)
+        visible = layer_from_settings(settings.pop("visible", None))
+        arrays = dict(arrays)
+        arrays.pop("sigma", None)  # for readers of the file; log_sigma restores sigma exactly
+        layer_arrays = {name: arrays.pop(name) for name in list(arrays) if name not in ("W", "hbias", "vbias")}
+        n_units, n_hidden = arrays["W"].shape
+        model = cls(n_visible=n_units // visible.group_size, n_hidden=n_hidden, dtype=dtype, visible=visible,
+                    **arrays, **settings)
+        model.set_params(**layer_arrays)
+        return model
 
     def __repr__(self):
-        return f"RBM(n_visible={self.n_visible}, n_hidden={self.n_hidden}, dtype={self.dtype!r})"
+        visible = "" if type(self.visible) is Bernoulli else f", visible={self.visible!r}"
+        return f"RBM(n_visible={self.n_visible}, n_hidden={self.n_hidden}{visible}, dtype={self.dtype!r})"

@@ -1,0 +1,243 @@
+"""Unit types as layers (rbm.layers): every composition against brute-force enumeration of a tiny model.
+
+The references here are written from the energy alone, E(v, h) = e(v) - h.c - s(v) W h, with every
+state enumerated by itertools (Gaussian visible units: numerical integration on a grid), never from
+rbm's own formulas.
+"""
+import itertools
+import os
+import tempfile
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+
+import rbm
+from rbm import backend, evaluation
+from rbm.backend import pt
+from rbm.layers import Bernoulli, Categorical, Gaussian
+
+from .reference import total_variation, tv_threshold
+
+K = 3
+
+
+def one_hot_states(n_variables, n_categories):
+    """Every complete one-hot row of ``n_variables`` categorical variables."""
+    rows = []
+    for codes in itertools.product(range(n_categories), repeat=n_variables):
+        row = np.zeros(n_variables * n_categories)
+        row[np.arange(n_variables) * n_categories + np.array(codes)] = 1
+        rows.append(row)
+    return np.array(rows)
+
+
+def hidden_states(n_hidden):
+    return np.array(list(itertools.product([0.0, 1.0], repeat=n_hidden)))
+
+
+def categorical_model(n_visible=2, n_hidden=3, seed=0, scale=1.0, dtype="float64"):
+    rng = np.random.default_rng(seed)
+    return rbm.RBM(n_visible=n_visible, n_hidden=n_hidden, visible=Categorical(K), dtype=dtype, seed=seed,
+                   W=scale * rng.normal(size=(n_visible * K, n_hidden)), hbias=rng.normal(size=n_hidden),
+                   vbias=rng.normal(size=n_visible * K))
+
+
+def params(model):
+    return [np.asarray(p.get_value(), dtype=np.float64) for p in (model.W, model.hbias, model.vbias)]
+
+
+def brute_free_energy(v, W, c, b, scaled=None, visible_term=None):
+    """-log sum_h exp(-E(v, h)), E = visible_term(v) - h.c - scaled(v) W h, over every binary h."""
+    scaled = v if scaled is None else scaled
+    visible_term = -v @ b if visible_term is None else visible_term
+    h = hidden_states(W.shape[1])
+    return visible_term - logsumexp(h @ c + scaled @ W @ h.T, axis=1)
+
+
+# ------------------------------------------------------------------------------------------- graphs, every mode
+@pytest.fixture(scope="module")
+def compiled_categorical():
+    """One function per mode: (v, h) -> [F(v), p(h | v), p(v | h), a one-hot draw of v | h]."""
+    model = categorical_model()
+    v, h = model.input, pt.matrix("h", dtype="float64")
+    cache = {}
+
+    def get(mode):
+        if mode not in cache:
+            outputs = [model.free_energy(v), model.propup(v)[1], *model.sample_v_given_h(h)[1:]]
+            cache[mode] = backend.compile_function([v, h], outputs, mode=mode)
+        return cache[mode]
+    return model, get
+
+
+def test_categorical_graphs_match_brute_force(compiled_categorical, mode):
+    model, get = compiled_categorical
+    W, c, b = params(model)
+    states = one_hot_states(2, K)
+    h = np.resize(hidden_states(3), (len(states), 3))
+    free_energy, p_h, p_v, draw = get(mode)(states, h)
+    np.testing.assert_allclose(free_energy, brute_free_energy(states, W, c, b), rtol=1e-10)
+    # p(h_j = 1 | v) from the joint over h
+    all_h = hidden_states(3)
+    log_joint = all_h @ c + states @ W @ all_h.T  # (states, h)
+    posterior = np.exp(log_joint - logsumexp(log_joint, axis=1, keepdims=True))
+    np.testing.assert_allclose(p_h, posterior @ all_h, rtol=1e-10)
+    # p(v | h) by enumerating the complete rows: the probability that variable i takes category k
+    log_v = (states @ b)[:, None] + states @ W @ h.T  # (states, rows of h)
+    p_states = np.exp(log_v - logsumexp(log_v, axis=0))
+    np.testing.assert_allclose(p_v, p_states.T @ states, rtol=1e-10)
+    np.testing.assert_array_equal(draw.reshape(len(h), 2, K).sum(axis=2), 1)  # one category on per group
+
+
+def test_gaussian_layer_matches_brute_force_and_the_named_composition():
+    rng = np.random.default_rng(1)
+    W, c, b, sigma = rng.normal(size=(2, 3)), rng.normal(size=3), rng.normal(size=2), np.array([0.5, 1.5])
+    composed = rbm.RBM(n_visible=2, n_hidden=3, W=W, hbias=c, vbias=b, visible=Gaussian(sigma), dtype="float64")
+    named = rbm.GaussianBernoulliRBM(n_visible=2, n_hidden=3, W=W, hbias=c, vbias=b, sigma=sigma, dtype="float64")
+    v = rng.normal(size=(5, 2))
+    expected = brute_free_energy(v, W, c, b, scaled=v / sigma,
+                                 visible_term=(((v - b) / sigma) ** 2 / 2).sum(axis=1))
+    for model in (composed, named):
+        np.testing.assert_allclose(evaluation.free_energy(model, v), expected, rtol=1e-10)
+    # log Z: a sum over h of a numerical integral over a fine grid of v
+    grid = np.linspace(-12, 12, 1201)
+    v1, v2 = np.meshgrid(grid, grid, indexing="ij")
+    points = np.stack([v1.ravel(), v2.ravel()], axis=1)
+    log_density = -brute_free_energy(points, W, c, b, scaled=points / sigma,
+                                     visible_term=(((points - b) / sigma) ** 2 / 2).sum(axis=1))
+    log_z_grid = logsumexp(log_density) + 2 * np.log(grid[1] - grid[0])
+    for model in (composed, named):
+        assert evaluation.exact_log_partition(model).log_z == pytest.approx(log_z_grid, abs=1e-6)
+
+
+@pytest.mark.parametrize("n_hidden", [2, 6])  # 2^2 < 3^2 states: enumerate h; 2^6 > 3^2: enumerate v
+def test_categorical_exact_log_z_matches_brute_force_over_every_state(n_hidden):
+    model = categorical_model(n_visible=2, n_hidden=n_hidden, seed=n_hidden)
+    W, c, b = params(model)
+    v, h = one_hot_states(2, K), hidden_states(n_hidden)
+    brute = logsumexp(v @ b[:, None] + (h @ c)[None, :] + v @ W @ h.T)
+    result = evaluation.exact_log_partition(model)
+    assert result.log_z == pytest.approx(brute, abs=1e-10)
+    assert result.n_states == min(len(v), len(h))
+
+
+# ------------------------------------------------------------------------------------------------ missing values
+def test_a_missing_value_is_absent_from_the_rows_model():
+    """F and p(h | v) of a row with variable 1 missing equal those of the RBM without variable 1."""
+    model = categorical_model(n_visible=3, n_hidden=3, seed=2)
+    W, c, b = params(model)
+    row = np.zeros((1, 3 * K))
+    row[0, [0 * K + 2, 2 * K + 1]] = 1  # variable 0 = 2, variable 1 missing, variable 2 = 1
+    keep = np.r_[0:K, 2 * K:3 * K]
+    restricted = brute_free_energy(row[:, keep], W[keep], c, b[keep])
+    np.testing.assert_allclose(evaluation.free_energy(model, row), restricted, rtol=1e-12)
+    v = model.input
+    p_h = backend.compile_function([v], model.propup(v)[1], mode="FAST_COMPILE")(row)
+    np.testing.assert_allclose(p_h[0], 1 / (1 + np.exp(-(row[:, keep] @ W[keep] + c)[0])), rtol=1e-12)
+    with pytest.raises(ValueError, match="row 0 has missing values"):
+        evaluation.mean_log_likelihood(model, row, 0.0)
+
+
+def test_missing_values_take_part_in_neither_phase_of_cd():
+    """With variable 1 missing in every row, CD-k's gradients of its weights and biases are exactly zero."""
+    model = categorical_model(n_visible=3, n_hidden=4, seed=3)
+    _, gradients, updates = model.get_cost_gradients(k=2)
+    step = backend.compile_function([model.input], gradients[:3], updates=updates, mode="FAST_COMPILE")
+    rng = np.random.default_rng(0)
+    data = np.zeros((50, 3 * K))
+    for variable in (0, 2):
+        data[np.arange(50), variable * K + rng.integers(K, size=50)] = 1
+    grad_W, grad_c, grad_b = step(data)
+    np.testing.assert_array_equal(grad_W[K:2 * K], 0)
+    np.testing.assert_array_equal(grad_b[K:2 * K], 0)
+    assert np.abs(grad_W[:K]).max() > 1e-3 and np.abs(grad_b[:K]).max() > 1e-3  # the observed ones do move
+
+
+# ---------------------------------------------------------------------------------------------------- sampling
+def test_categorical_gibbs_chains_reach_the_exact_distribution():
+    """Chains started far from equilibrium: the visible states after 30 steps against exact p(v).
+
+    30 steps of this 2-variable model (weights of scale 0.7) bring each chain within ~1e-6 of
+    equilibrium in total variation (its two-step kernel's second eigenvalue is below 0.5), so the
+    draws are as good as exact ones and the threshold is the sampling error's (tv_threshold).
+    """
+    model = categorical_model(n_visible=2, n_hidden=2, seed=4, scale=0.7)
+    W, c, b = params(model)
+    states = one_hot_states(2, K)
+    log_p = states @ b + np.logaddexp(0, states @ W + c).sum(axis=1)
+    p = np.exp(log_p - logsumexp(log_p))
+    n_chains = 4000
+    start = np.tile(states[0], (n_chains, 1))
+    v = model.input
+    with model.drawing_from(backend.shared_rng(0)) as rng_updates:
+        visible_samples = model.gibbs_chain(v, 30, "vhv")[5]  # the columns layout of training's chains
+    samples = backend.compile_function([v], visible_samples[-1], updates=rng_updates, mode="cpu")(start)
+    assert np.all(samples.reshape(n_chains, 2, K).sum(axis=2) == 1)
+    codes = samples.reshape(n_chains, 2, K).argmax(axis=2) @ np.array([K, 1])  # itertools order: first varies slowest
+    assert total_variation(codes, p) < tv_threshold(n_chains, len(states))
+
+
+# ------------------------------------------------------------------------------------------------- evaluation
+def test_ais_brackets_the_exact_log_z_of_a_categorical_rbm():
+    model = categorical_model(n_visible=3, n_hidden=4, seed=5, scale=0.5)
+    exact = evaluation.exact_log_partition(model).log_z
+    base_rate = one_hot_states(3, K)[::5]
+    for rate in (None, base_rate):
+        result = evaluation.ais_log_partition(model, n_runs=200, betas=np.linspace(0, 1, 300), base_rate=rate,
+                                              seed=0, mode="cpu")
+        assert result.log_z_low <= exact <= result.log_z_high, (rate is None, result, exact)
+
+
+def test_training_raises_the_exact_log_likelihood_of_categorical_data():
+    rng = np.random.default_rng(6)
+    codes = rng.integers(K, size=(300, 1))
+    codes = np.hstack([codes, (codes + (rng.random((300, 1)) < 0.2)) % K, rng.integers(K, size=(300, 1))])
+    data = np.eye(K)[codes].reshape(300, 3 * K)  # variable 1 copies variable 0 80% of the time
+    model = rbm.RBM(n_visible=3, n_hidden=4, visible=Categorical(K), numpy_rng=0, seed=0, dtype="float64")
+
+    def exact_log_likelihood():
+        return evaluation.mean_log_likelihood(model, data, evaluation.exact_log_partition(model))
+
+    before = exact_log_likelihood()
+    rbm.Trainer(model, learning_rate=0.1, k=1, persistent=False, batch_size=10, seed=0).fit(data, epochs=20)
+    after = exact_log_likelihood()
+    # independent variables with the data's marginals: the best a model without the 0-1 coupling does
+    marginals = data.mean(axis=0).reshape(3, K)
+    independent = np.mean(np.log(marginals.ravel()[None, :] ** data).sum(axis=1))
+    assert after > independent + 0.2, (before, after, independent)  # the coupling is worth ~0.5 nats
+
+
+# ------------------------------------------------------------------------------------------- files, bad input
+@pytest.mark.parametrize("visible", [Categorical(4), Gaussian(sigma=0.5, learn_sigma=True)], ids=repr)
+def test_model_files_keep_the_layer(visible):
+    model = rbm.RBM(n_visible=3, n_hidden=2, visible=visible, numpy_rng=0, seed=0, dtype="float64")
+    if isinstance(visible, Gaussian):
+        model.set_params(log_sigma=np.log([0.3, 0.6, 0.9]))
+    path = os.path.join(tempfile.mkdtemp(), "model.npz")
+    model.save(path)
+    loaded = rbm.RBM.load(path)
+    assert loaded.visible == model.visible and loaded.params.__len__() == model.params.__len__()
+    for name, value in model.get_params().items():
+        np.testing.assert_array_equal(loaded.get_params()[name], value)
+
+
+def test_bad_layers_and_data_are_refused():
+    with pytest.raises(ValueError, match="n_categories"):
+        Categorical(1)
+    with pytest.raises(TypeError, match="hidden units must be rbm.layers.Bernoulli"):
+        rbm.RBM(n_visible=2, n_hidden=2, hidden=Gaussian())
+    with pytest.raises(TypeError, match="visible must be an unbound"):
+        rbm.RBM(n_visible=2, n_hidden=2, visible="categorical")
+    model = categorical_model()
+    with pytest.raises(ValueError, match="row 1, variable 0: more than one category"):
+        model.check_data([[1, 0, 0, 0, 1, 0], [1, 1, 0, 0, 0, 1]])
+    with pytest.raises(ValueError, match="one-hot"):
+        model.check_data([[0.5, 0.5, 0, 0, 1, 0]])
+    with pytest.raises(ValueError, match="centering is implemented for binary visible units"):
+        rbm.Trainer(model, centering=True)
+    with pytest.raises(ValueError, match="parallel tempering is implemented for binary visible units"):
+        rbm.Trainer(model, tempering=3)
+    with pytest.raises(TypeError, match="pseudo-likelihood"):
+        model.get_pseudo_likelihood_cost({})
+    assert Bernoulli() == Bernoulli() and Categorical(3) != Categorical(4)
