@@ -22,7 +22,7 @@ demo-dbn: $(STAMP)
 # Two workers (one per core of the CI machine); each test file runs in one worker, so the compiled
 # functions its module-scoped fixtures share are compiled once.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile $(ARGS)
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=20 $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_epoch.py $(ARGS)

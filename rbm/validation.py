@@ -18,8 +18,8 @@ def check_positive_int(value, name, minimum=1):
     return int(value)
 
 
-def check_float(value, name, low=None, high=None, low_inclusive=True):
-    """``value`` as a finite float in the given range (``low`` exclusive unless inclusive)."""
+def check_float(value, name, low=None, high=None, low_inclusive=True, high_inclusive=True):
+    """``value`` as a finite float in the given range (each end inclusive unless said otherwise)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
     value = float(value)
@@ -28,8 +28,9 @@ def check_float(value, name, low=None, high=None, low_inclusive=True):
     if low is not None and (value < low or (value == low and not low_inclusive)):
         relation = ">=" if low_inclusive else ">"
         raise ValueError(f"{name} must be {relation} {low}, got {value}")
-    if high is not None and value > high:
-        raise ValueError(f"{name} must be <= {high}, got {value}")
+    if high is not None and (value > high or (value == high and not high_inclusive)):
+        relation = "<=" if high_inclusive else "<"
+        raise ValueError(f"{name} must be {relation} {high}, got {value}")
     return value
 
 

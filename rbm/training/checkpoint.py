@@ -1,8 +1,12 @@
-"""Training checkpoints: everything a :class:`rbm.Trainer` needs to continue bit for bit.
+"""Training checkpoints: everything a trainer of the engine needs to continue bit for bit.
 
-A checkpoint is an ``.npz`` written atomically (see :mod:`rbm.persistence`)
-holding the parameters, momentum buffers, persistent chain, pseudo-likelihood
-bit index, the sampler's random generator state (under JAX: the key of the
+One module and one format for every trainer of :mod:`rbm.training.engine`
+(:class:`rbm.Trainer` writes kind ``rbm.Checkpoint``, version 2;
+:class:`rbm.training.DBMTrainer` kind ``rbm.DBMCheckpoint``, version 1). A
+checkpoint is an ``.npz`` written atomically (see :mod:`rbm.persistence`)
+holding the parameters, the optimizer's state (momentum buffers, Adam's
+moments), the chains, centering offsets, integer state such as the
+pseudo-likelihood bit index, the sampler's random generator state (under JAX: the key of the
 training function's own copy of it), the position in the run
 (epoch, minibatch, costs of the epoch so far), the history, the trainer's
 settings and a fingerprint of the training data. Loading checks all of it
@@ -15,15 +19,12 @@ import numpy as np
 
 from .. import backend
 from ..persistence import atomic_savez, load_npz
-from .schedules import describe
 
 __all__ = ["save_checkpoint", "load_checkpoint", "data_fingerprint"]
 
 _KIND = "rbm.Checkpoint"
-#: version 2 adds the model's kind and settings, and every array of the model (fixed sigma included)
-_FORMAT_VERSION = 2
-_SETTINGS = ("model", "model_settings", "n_visible", "n_hidden", "dtype", "learning_rate", "k", "persistent",
-             "batch_size", "n_chains", "momentum", "weight_decay", "mode", "centering", "tempering")
+#: the settings of a version 1 checkpoint of rbm.Trainer that later versions added, with their old values
+_TRAINER_DEFAULTS = {"centering": None, "tempering": None, "optimizer": None}
 
 
 def data_fingerprint(batches):
@@ -31,40 +32,16 @@ def data_fingerprint(batches):
     return hashlib.sha256(np.ascontiguousarray(batches).view(np.uint8)).hexdigest()
 
 
-def _settings(trainer):
-    model = trainer.model
-    return {"model": model.FILE_KIND, "model_settings": model.get_settings(),
-            "n_visible": model.n_visible, "n_hidden": model.n_hidden, "dtype": model.dtype,
-            "learning_rate": describe(trainer.learning_rate), "k": trainer.k, "persistent": trainer.persistent,
-            "batch_size": trainer.batch_size, "n_chains": trainer.n_chains, "momentum": describe(trainer.momentum),
-            "weight_decay": trainer.weight_decay, "mode": str(trainer.mode),
-            "centering": trainer.centering_rate if trainer.centering else None,
-            "tempering": None if trainer.tempering is None else [float(b) for b in trainer.tempering.betas]}
-
-
-def _state_variables(trainer):
-    """name -> shared variable for every array the training step reads and updates."""
-    model = trainer.model
-    # every array of the model, trained or not: a fixed sigma changes training as much as W does
-    variables = dict(model._settable())
-    variables.update({v.name: v for v in trainer.velocities})
-    if trainer.persistent_chain is not None:
-        variables["persistent_chain"] = trainer.persistent_chain
-    if trainer.centering:
-        variables.update(visible_offset=trainer.visible_offset, hidden_offset=trainer.hidden_offset)
-    if trainer.tempering is not None:
-        variables.update(trainer.tempering.state_variables)
-    return variables
-
-
 def save_checkpoint(trainer, path, position, fingerprint):
     """Write the trainer's full state at ``position`` to ``path`` atomically.
 
-    ``position`` is a dict with ``epoch``, ``batch`` (minibatches done in that
-    epoch), ``epoch_costs`` and ``epoch_seconds`` (for the epoch in progress).
+    ``trainer`` is a :class:`rbm.training.engine.TrainingEngine`; its hooks say
+    what it holds (settings, state arrays, integer state). ``position`` is a
+    dict with ``epoch``, ``batch`` (minibatches done in that epoch),
+    ``epoch_costs`` and ``epoch_seconds`` (for the epoch in progress).
     """
     arrays = {name: np.asarray(variable.get_value(borrow=True))
-              for name, variable in _state_variables(trainer).items()}
+              for name, variable in trainer._state_variables().items()}
     # One of the two generator entries is empty: JAX modes keep a key, the others a numpy Generator.
     rng_jax_key, rng_state = np.zeros(0, np.uint32), ""
     if backend.uses_jax(trainer.mode):
@@ -72,11 +49,11 @@ def save_checkpoint(trainer, path, position, fingerprint):
     else:
         rng_state = json.dumps(trainer.model.rng.get_value(borrow=True).bit_generator.state)
     atomic_savez(path, dict(
-        kind=np.str_(_KIND), format_version=np.int64(_FORMAT_VERSION),
-        settings=np.str_(json.dumps(_settings(trainer), sort_keys=True)),
+        kind=np.str_(trainer._checkpoint_kind), format_version=np.int64(trainer._checkpoint_version),
+        settings=np.str_(json.dumps(trainer._checkpoint_settings(), sort_keys=True)),
         history=np.str_(json.dumps(trainer.history)),
         data_sha256=np.str_(fingerprint),
-        bit_i_idx=np.int64(trainer.model.bit_i_idx.get_value()),
+        **{name: np.int64(value) for name, value in trainer._checkpoint_scalars().items()},
         epoch=np.int64(position["epoch"]), batch=np.int64(position["batch"]),
         epoch_costs=np.asarray(position["epoch_costs"], dtype=np.float64),
         epoch_seconds=np.float64(position["epoch_seconds"]),
@@ -90,7 +67,7 @@ def load_checkpoint(trainer, path, fingerprint):
     Raises ``ValueError`` naming the mismatch (other settings, other data,
     damaged file) and then leaves the trainer and its model untouched.
     """
-    arrays = load_npz(path, _KIND, versions=(1, _FORMAT_VERSION))
+    arrays = load_npz(path, trainer._checkpoint_kind, versions=trainer._checkpoint_readable)
     version = int(arrays["format_version"])
     try:
         settings = json.loads(str(arrays["settings"]))
@@ -100,18 +77,19 @@ def load_checkpoint(trainer, path, fingerprint):
         position = {"epoch": int(arrays["epoch"]), "batch": int(arrays["batch"]),
                     "epoch_costs": [float(c) for c in arrays["epoch_costs"]],
                     "epoch_seconds": float(arrays["epoch_seconds"])}
-        bit = int(arrays["bit_i_idx"])
+        scalars = {name: int(arrays[name]) for name in trainer._checkpoint_scalars()}
         fingerprint_saved = str(arrays["data_sha256"])
     except (KeyError, ValueError, TypeError) as error:
-        raise ValueError(f"{path!r} is not a complete rbm checkpoint: {error}") from None
-    settings.setdefault("n_chains", settings.get("batch_size"))  # checkpoints from before n_chains existed
-    settings.setdefault("centering", None)  # and from before centering
-    settings.setdefault("tempering", None)  # and tempering
-    if version == 1:  # version 1 named neither the model's kind nor its settings, nor held fixed arrays
-        settings.setdefault("model", trainer.model.FILE_KIND)
-        settings.setdefault("model_settings", trainer.model.get_settings())
-    expected = _settings(trainer)
-    different = {key: (settings.get(key), expected[key]) for key in _SETTINGS if settings.get(key) != expected[key]}
+        raise ValueError(f"{path!r} is not a complete {trainer._checkpoint_kind} checkpoint: {error}") from None
+    expected = trainer._checkpoint_settings()
+    if trainer._checkpoint_kind == _KIND:
+        settings.setdefault("n_chains", settings.get("batch_size"))  # checkpoints from before n_chains existed
+        for key, value in _TRAINER_DEFAULTS.items():  # and from before centering, tempering, optimizers
+            settings.setdefault(key, value)
+        if version == 1:  # version 1 named neither the model's kind nor its settings, nor held fixed arrays
+            settings.setdefault("model", trainer.model.FILE_KIND)
+            settings.setdefault("model_settings", trainer.model.get_settings())
+    different = {key: (settings.get(key), value) for key, value in expected.items() if settings.get(key) != value}
     if different:
         described = ", ".join(f"{key}: checkpoint {saved!r}, trainer {now!r}" for key, (saved, now) in different.items())
         raise ValueError(f"{path!r} was written by a trainer with other settings ({described})")
@@ -119,11 +97,12 @@ def load_checkpoint(trainer, path, fingerprint):
         raise ValueError(f"{path!r} was written while training on other data: resume needs the same "
                          "rows in the same order")
     restored = {}
-    for name, variable in _state_variables(trainer).items():
+    older_format = version < trainer._checkpoint_version
+    for name, variable in trainer._state_variables().items():
         key = f"state_{name}"
         current = variable.get_value(borrow=True)
         if key not in arrays:
-            if version == 1 and variable not in trainer.model.params:
+            if older_format and variable not in trainer.model.params:
                 continue  # a fixed array that version 1 did not save: the model keeps its own
             raise ValueError(f"{path!r} lacks the training state {name!r}")
         value = arrays[key]
@@ -133,8 +112,9 @@ def load_checkpoint(trainer, path, fingerprint):
         if not np.all(np.isfinite(value)):
             raise ValueError(f"{path!r}: {name} holds NaN or infinite values")
         restored[variable] = value
-    if not 0 <= bit < trainer.model.n_visible or not 0 <= position["batch"]:
-        raise ValueError(f"{path!r} holds an impossible position or bit index")
+    if position["batch"] < 0 or position["epoch"] < 0:
+        raise ValueError(f"{path!r} holds an impossible position")
+    trainer._check_checkpoint_scalars(scalars, path)
     uses_jax = backend.uses_jax(trainer.mode)
     if uses_jax:  # the compiled function's own copy of the generator (see backend.jax_rng_key)
         if rng_jax_key.dtype != np.uint32 or rng_jax_key.shape != (2,):
@@ -149,7 +129,7 @@ def load_checkpoint(trainer, path, fingerprint):
     # Every check passed: now change state.
     for variable, value in restored.items():
         backend.set_shared_data(variable, value, trainer.mode)
-    trainer.model.bit_i_idx.set_value(np.int64(bit))
+    trainer._restore_checkpoint_scalars(scalars)
     if uses_jax:
         backend.set_jax_rng_key(trainer._train_fn, trainer.model.rng, rng_jax_key)
     else:

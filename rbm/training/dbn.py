@@ -21,7 +21,8 @@ from .._compat import DBNHistory, keyword_only
 from ..persistence import atomic_savez, load_npz
 from ..validation import check_array, check_data, check_float, check_positive_int, check_verbose
 from .checkpoint import data_fingerprint
-from .trainer import TrainingDiverged, _check_npz_path
+from .engine import TrainingDiverged
+from .engine import check_npz_path as _check_npz_path
 
 __all__ = ["DBNTrainer"]
 

@@ -7,62 +7,26 @@ slices must have static sizes, can run it. One call may run several
 minibatches in a ``scan`` (``batches_per_call``), which a GPU needs.
 """
 import os
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from pytensor.graph.replace import clone_replace
-from tqdm.auto import tqdm
 
 from .. import backend
 from .._compat import keyword_only
 from ..backend import pt
-from ..validation import check_float, check_positive_int, check_seed, check_verbose
+from ..validation import check_float, check_positive_int, check_seed
 from . import schedules
 from .centering import centered_gradients
-from .checkpoint import data_fingerprint, load_checkpoint, save_checkpoint
+from .engine import TrainingDiverged, TrainingEngine, default_batches_per_call
+from .optimizers import Optimizer, optimizer_from
 from .tempering import ParallelTempering
 
 __all__ = ["Trainer", "TrainingDiverged"]
 
-#: minibatches between two looks at the divergence flag (each look waits for the device)
-_DIVERGENCE_CHECK_EVERY = 100
-#: default minibatches per compiled call on a GPU, where a call costs ~0.8 ms of overhead
-_GPU_BATCHES_PER_CALL = 50
 
-
-def _epoch_start(epoch):
-    """The position at the start of ``epoch``: no minibatch done yet."""
-    return {"epoch": epoch, "batch": 0, "epoch_costs": [], "epoch_seconds": 0.0}
-
-
-def _check_npz_path(path, name, must_exist):
-    """None, or ``path`` as a string ending in .npz (existing, or in an existing folder)."""
-    if path is None:
-        return None
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{name} must be a path, got {type(path).__name__}")
-    path = os.fspath(path)
-    if not path.endswith(".npz"):
-        raise ValueError(f"{name} must be an .npz path, got {path!r}")
-    if must_exist and not os.path.isfile(path):
-        raise FileNotFoundError(f"{name} file {path!r} does not exist")
-    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-        raise FileNotFoundError(f"the folder of {name} {path!r} does not exist")
-    return path
-
-
-class TrainingDiverged(FloatingPointError):
-    """A parameter or the monitoring cost became NaN or infinite; the model kept its last finite state.
-
-    Raised by :meth:`Trainer.fit` and :meth:`rbm.DBNTrainer.fit`; the message
-    names the epoch and minibatch. Try a smaller learning rate.
-    """
-
-
-class Trainer:
+class Trainer(TrainingEngine):
     """Stochastic gradient training of an :class:`rbm.RBM` with CD-k or PCD-k.
 
     Parameters
@@ -86,8 +50,24 @@ class Trainer:
         small minibatches.
     momentum : float in [0, 1) or schedule
         v <- momentum v - learning_rate (gradient + weight_decay W); p <- p + v.
+        Shorthand for ``optimizer=Momentum(momentum)``.
     weight_decay : float >= 0
         L2 penalty on W (not on the biases).
+    optimizer : rbm.training.optimizers.Optimizer, optional
+        How gradients become updates: :class:`~rbm.training.optimizers.SGD`,
+        :class:`~rbm.training.optimizers.Momentum` (the default, from
+        ``momentum``) or :class:`~rbm.training.optimizers.Adam`.
+    sparsity_target : float in (0, 1), optional
+        A target p for the hidden units' mean activation q (Hinton's practical
+        guide, section 11; Lee, Ekanadham & Ng 2008): adds
+        ``sparsity_cost`` times the gradient of
+        sum_j -p log q_j - (1 - p) log(1 - q_j), q_j the minibatch mean of
+        p(h_j = 1 | v), i.e. sparsity_cost (q_j - p) on hbias and
+        sparsity_cost mean_rows(v_i) (q_j - p) on W_ij (the guide's
+        approximation of the cross-entropy's gradient through the
+        activation's mean).
+    sparsity_cost : float >= 0, default 0.1
+        The weight of that penalty.
     mode : str
         "cpu", "gpu" or a PyTensor mode name (see :func:`rbm.backend.resolve_mode`).
     seed : int, optional
@@ -148,26 +128,29 @@ class Trainer:
                  persistent: bool = True, batch_size: int = 20, momentum: float | Callable[[int], float] = 0.0,
                  weight_decay: float = 0.0, mode: str = "cpu", seed: int | None = None,
                  batches_per_call: int | None = None, n_chains: int | None = None, centering: bool = False,
-                 centering_rate: float = 0.01, tempering: int | ArrayLike | None = None) -> None:
-        from ..models import RBM, GaussianBernoulliRBM
+                 centering_rate: float = 0.01, tempering: int | ArrayLike | None = None,
+                 optimizer: Optimizer | None = None, sparsity_target: float | None = None,
+                 sparsity_cost: float = 0.1) -> None:
+        from ..models import RBM
 
         if not isinstance(model, RBM):
             raise TypeError(f"model must be an rbm.RBM, got {type(model).__name__}")
         if not isinstance(centering, bool):
             raise TypeError(f"centering must be True or False, got {centering!r}")
-        if centering and isinstance(model, GaussianBernoulliRBM):
-            raise ValueError("centering is implemented for binary RBMs, not GaussianBernoulliRBM")
+        if centering and not model.visible.centering:
+            raise ValueError(f"centering is implemented for binary visible units, not {model.visible!r}")
         self.centering = centering
-        if tempering is not None and isinstance(model, GaussianBernoulliRBM):
-            raise ValueError("parallel tempering is implemented for binary RBMs, not GaussianBernoulliRBM")
+        if tempering is not None and not model.visible.tempering:
+            raise ValueError(f"parallel tempering is implemented for binary visible units, not {model.visible!r}")
         if tempering is not None and not persistent:
             raise ValueError("parallel tempering keeps persistent chains: it needs persistent=True")
         self.centering_rate = check_float(centering_rate, "centering_rate", low=0.0, high=1.0, low_inclusive=False)
-        self.learning_rate = learning_rate
         self.momentum = momentum
-        self._schedules = {"learning_rate": schedules.as_schedule(learning_rate, "learning_rate"),
-                           "momentum": schedules.as_schedule(momentum, "momentum")}
-        self._schedule_values(0)  # a number out of range fails now
+        self._init_schedules(learning_rate, optimizer_from(optimizer, momentum))
+        self.sparsity_target = (None if sparsity_target is None else
+                                check_float(sparsity_target, "sparsity_target", low=0.0, high=1.0, low_inclusive=False,
+                                            high_inclusive=False))
+        self.sparsity_cost = check_float(sparsity_cost, "sparsity_cost", low=0.0)
         self.k = check_positive_int(k, "k")
         if not isinstance(persistent, bool):
             raise TypeError(f"persistent must be True or False, got {persistent!r}")
@@ -179,57 +162,38 @@ class Trainer:
         self.mode = mode
         backend.resolve_mode(mode)  # fail now on an unknown mode or missing JAX
         seed = check_seed(seed)
-        if batches_per_call is None:
-            batches_per_call = _GPU_BATCHES_PER_CALL if backend.runs_on_gpu(mode) else 1
-        self.batches_per_call = check_positive_int(batches_per_call, "batches_per_call")
+        self.batches_per_call = default_batches_per_call(batches_per_call, mode)
         self.persistent = persistent
-        self.model = model
         self.seed = seed
+        # every check passed: now build state
         if seed is not None:
             model.rng.set_value(np.random.default_rng(seed))
-        self.history = []
-        self._position = _epoch_start(0)
-        self._epoch_costs = backend.pytensor.shared(np.zeros(1), name="epoch_costs")
-        self._healthy = backend.pytensor.shared(np.int8(1), name="healthy")
-        self._first_bad_step = backend.pytensor.shared(np.int64(-1), name="first_bad_step")
-        self._train_fn = None
+        self._init_engine_state(model, model.n_visible_units)
         self._free_energy_fn = None
         dtype = model.dtype
-        self._batches = backend.shared(np.zeros((1, self.batch_size, model.n_visible)), "batches", dtype)
         #: the parallel-tempering ladder (None without tempering), else the plain persistent chains
         self.tempering = None if tempering is None else ParallelTempering(model, tempering, self.n_chains)
         self.persistent_chain = (backend.shared(np.zeros((self.n_chains, model.n_hidden)),
                                                 "persistent_chain", dtype)
                                  if persistent and self.tempering is None else None)
-        uses_momentum = callable(momentum) or self.momentum != 0
-        self.velocities = [backend.shared(np.zeros(p.get_value(borrow=True).shape), f"velocity_{p.name}", dtype)
-                           for p in model.params] if uses_momentum else []
-        # The step reads these each call (float64, cast in the graph); fit sets them from the schedules.
-        self._learning_rate_now = backend.pytensor.shared(np.float64(0.0), name="learning_rate_now")
-        self._momentum_now = backend.pytensor.shared(np.float64(0.0), name="momentum_now")
         #: centering offsets mu and lambda (None without centering); set from the data by the first fit
         self.visible_offset = self.hidden_offset = None
         if centering:
-            self.visible_offset = backend.shared(np.zeros(model.n_visible), "visible_offset", dtype)
+            self.visible_offset = backend.shared(np.zeros(model.n_visible_units), "visible_offset", dtype)
             self.hidden_offset = backend.shared(np.zeros(model.n_hidden), "hidden_offset", dtype)
         self._offsets_set = False
 
-    def _schedule_values(self, epoch):
-        """(learning rate, momentum) for ``epoch``, checked: lr > 0, 0 <= momentum < 1."""
-        return (schedules.value_at(self._schedules["learning_rate"], epoch, "learning_rate", low=0.0,
-                                   low_inclusive=False),
-                schedules.value_at(self._schedules["momentum"], epoch, "momentum", low=0.0, high=1.0,
-                                   high_inclusive=False))
-
     # --------------------------------------------------------------- compile
-    def _minibatch_updates(self, index):
+    def _data_variable(self):
+        return self.model.input  # the model's graphs read the minibatch as their input
+
+    def _minibatch_updates(self, index, data=None):
         """Shared variable -> new value after one update on minibatch ``index`` (symbolic), and its cost.
 
-        The graph reads the minibatch as ``model.input``; the divergence guard
-        is part of it: an update is applied only while every update so far,
-        this one included, left the cost and parameters finite. The model so
-        keeps its last finite state without copying parameters, and
-        ``_first_bad_step`` remembers where it went wrong.
+        The graph reads the minibatch as ``model.input`` (``data`` is that
+        variable, or None). Negative phase (CD-k, PCD-k or parallel tempering), gradient
+        transforms (centering, weight decay, sparsity), then the optimizer;
+        the engine's divergence guard wraps it (:meth:`TrainingEngine._guarded`).
         """
         model = self.model
         dtype = model.dtype
@@ -249,84 +213,26 @@ class Trainer:
             hidden_offset = (1 - rate) * self.hidden_offset + rate * pt.mean(model.propup(model.input)[1], axis=0)
             gradients = centered_gradients(*gradients, visible_offset, hidden_offset)
             new_values.update({self.visible_offset: visible_offset, self.hidden_offset: hidden_offset})
-        # A number stays a constant of the graph (the step is then exactly the unscheduled one, as fast as
-        # before); a schedule is read from its shared scalar, which fit sets each epoch.
-        lr, momentum = (pt.cast(now, dtype) if callable(setting) else np.asarray(setting, dtype=dtype)
-                        for setting, now in ((self.learning_rate, self._learning_rate_now),
-                                             (self.momentum, self._momentum_now)))
-        for i, (param, grad) in enumerate(zip(model.params, gradients)):
-            if self.weight_decay and param is model.W:
-                grad = grad + np.asarray(self.weight_decay, dtype=dtype) * param
-            if self.velocities:
-                velocity = self.velocities[i]
-                new_velocity = momentum * velocity - lr * grad
-                new_values[velocity] = new_velocity
-                new_values[param] = param + new_velocity
-            else:
-                new_values[param] = param - lr * grad
-        finite = pt.all(pt.isfinite(cost))
-        for param in model.params:
-            finite = pt.and_(finite, pt.all(pt.isfinite(new_values[param])))
-        healthy = pt.and_(pt.eq(self._healthy, 1), finite)
+        gradients = list(gradients)
+        if self.weight_decay:
+            gradients[0] = gradients[0] + np.asarray(self.weight_decay, dtype=dtype) * model.W
+        if self.sparsity_target is not None:
+            gradients[:2] = self._sparsity_gradients(*gradients[:2])
+        new_values.update(self._optimizer_updates(model.params, gradients))
         updates.update(new_values)
         guarded = list(new_values) + ([self.persistent_chain] if self.persistent_chain is not None else [])
         if self.tempering is not None:
             guarded += list(self.tempering.state_variables.values())
-        for shared_var in guarded:
-            updates[shared_var] = pt.switch(healthy, updates[shared_var], shared_var)
-        updates[self._first_bad_step] = pt.switch(pt.and_(pt.eq(self._healthy, 1), pt.invert(finite)),
-                                                  index, self._first_bad_step)
-        updates[self._healthy] = pt.cast(healthy, "int8")
-        return updates, pt.cast(cost, "float64")
+        return self._guarded(updates, cost, index, guarded), pt.cast(cost, "float64")
 
-    def _build_train_fn(self):
-        """Compile ``(start, stop) -> nothing``: updates on minibatches start .. stop - 1, in order.
-
-        The per-minibatch graph of :meth:`_minibatch_updates` runs in a
-        ``scan`` of ``batches_per_call`` steps whose state is every shared
-        variable it updates; steps from ``stop`` on change no state (they
-        still draw their random numbers, so the generator advances alike
-        whatever the call's length) and write their cost past the epoch's end
-        in ``_epoch_costs``. One function serves every call: under JAX each
-        compiled function keeps its own copy of the generator, so a second one
-        would replay the first one's draws. Several minibatches per call
-        matter on a GPU, where a call costs ~0.8 ms of Python and dispatch; a
-        one-step scan is inlined by PyTensor into the plain training step.
-        The function returns no output so that a call need not wait for the
-        device (a JAX call that returns values blocks until the GPU is done).
-        """
-        n_steps = self.batches_per_call
-        index = pt.lscalar("index")
-        updates, cost = self._minibatch_updates(index)
-        # scan hands random generators to the step function after the other states
-        states = sorted(updates, key=backend.is_rng)
-        stop = pt.lscalar("stop")
-        last_batch = self._batches.shape[0] - 1
-
-        def one_minibatch(minibatch_index, *values):
-            replace = dict(zip(states, values))
-            replace[index] = minibatch_index
-            replace[self.model.input] = self._batches[pt.minimum(minibatch_index, last_batch)]
-            new_values = clone_replace([updates[s] for s in states] + [cost], replace=replace)
-            active = pt.lt(minibatch_index, stop)
-            new_values[:-1] = [new if backend.is_rng(state) else pt.switch(active, new, old)
-                               for state, new, old in zip(states, new_values, values)]
-            return [minibatch_index + 1, *new_values]
-
-        start = pt.lscalar("start")
-        _, *final_states, costs = backend.pytensor.scan(
-            one_minibatch, outputs_info=[start, *states, None], n_steps=n_steps,
-            name="minibatches", return_updates=False)
-        new_values = {}
-        for shared_var, final in zip(states, final_states):
-            # random generators come back as their final state, other states as a sequence
-            new_values[shared_var] = final if backend.is_rng(shared_var) else final[-1]
-        # Indices as a vector, not a slice: JAX needs slice bounds known when it compiles.
-        new_values[self._epoch_costs] = pt.set_subtensor(
-            self._epoch_costs[start + pt.arange(n_steps)], costs)
-        self._train_fn = backend.compile_function(
-            [start, stop], [], updates=new_values, mode=self.mode, name="train_fn",
-            nested_scan=n_steps > 1)
+    def _sparsity_gradients(self, grad_W, grad_hbias):
+        """The W and hbias gradients plus the sparsity penalty's: cost (q - p) on hbias, cost mean(v) (q - p) on W."""
+        model = self.model
+        dtype = model.dtype
+        excess = pt.mean(model.propup(model.input)[1], axis=0) - np.asarray(self.sparsity_target, dtype=dtype)
+        cost = np.asarray(self.sparsity_cost, dtype=dtype)
+        return (grad_W + cost * pt.outer(pt.mean(model.visible.scale(model.input), axis=0), excess),
+                grad_hbias + cost * excess)
 
     def _mean_free_energy(self, data):
         if self._free_energy_fn is None:
@@ -397,58 +303,15 @@ class Trainer:
             For bad arguments or a checkpoint that does not match, before
             anything changes.
         """
-        model = self.model
-        verbose = check_verbose(verbose)
-        data = model.check_data(data, "data")
-        epochs = check_positive_int(epochs, "epochs")
-        if valid is not None:
-            valid = model.check_data(valid, "valid")
-        if callable(callbacks):
-            callbacks = [callbacks]
-        callbacks = list(callbacks)
-        for callback in callbacks:
-            if not callable(callback):
-                raise TypeError(f"callbacks must be callables, got {type(callback).__name__}")
-        if checkpoint_every is not None:
-            checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
-            if checkpoint is None:
-                raise ValueError("checkpoint_every needs checkpoint=PATH")
-        checkpoint = _check_npz_path(checkpoint, "checkpoint", must_exist=False)
-        resume = _check_npz_path(resume, "resume", must_exist=True)
-        n_batches = data.shape[0] // self.batch_size
-        if n_batches == 0:
-            raise ValueError(
-                f"batch_size={self.batch_size} is larger than the {data.shape[0]} rows of data")
-        used = data[: n_batches * self.batch_size]
-        batches = backend.as_floatx(used, model.dtype).reshape(n_batches, self.batch_size, model.n_visible)
-        fingerprint = data_fingerprint(batches) if (checkpoint or resume) else None
-        if self._train_fn is None:
-            self._build_train_fn()  # before a resume: under JAX the generator state lives in the function
-        if resume is not None:
-            self._position = load_checkpoint(self, resume, fingerprint)  # checks everything first
-            self._offsets_set = True
-            epochs_to_run = epochs - self._position["epoch"]
-        else:
-            epochs_to_run = epochs
-            if self.centering and not self._offsets_set:
-                self._set_offsets(used)
-        first_epoch = self._position["epoch"]
-        for epoch in range(first_epoch, first_epoch + max(epochs_to_run, 0)):
-            self._schedule_values(epoch)  # a schedule that leaves the allowed range fails before training
-        backend.set_shared_data(self._batches, batches, self.mode)
-        # room for the costs of a last call's steps past the epoch's end
-        backend.set_shared_data(self._epoch_costs, np.zeros(n_batches + self.batches_per_call - 1), self.mode)
-        # on the device like the step's own output: a numpy value here made JAX trace and compile the
-        # step again on every later fit (measured: 3.6 s instead of 0.14 s for a second fit of 2,000 rows)
-        backend.set_shared_data(self._healthy, np.int8(1), self.mode)
-        for param in model.params:  # back on the device (a fit hands them back as numpy): no new trace
-            backend.set_shared_data(param, param.get_value(borrow=True), self.mode)
-        try:
-            self._train_epochs(epochs_to_run, n_batches, used, valid, callbacks, verbose, checkpoint,
-                               checkpoint_every, fingerprint)
-        finally:
-            self._hand_back_rng()
-        return self.history
+        return self._fit(data, epochs, valid, callbacks, verbose, checkpoint, checkpoint_every, resume)
+
+    def _check_valid(self, valid):
+        return None if valid is None else self.model.check_data(valid, "valid")
+
+    def _validation_record(self, record, valid, used):
+        """The free-energy gap: mean F(valid) - mean F(as many training rows)."""
+        n = min(len(valid), len(used))
+        record["free_energy_gap"] = self._mean_free_energy(valid[:n]) - self._mean_free_energy(used[:n])
 
     def _set_offsets(self, data):
         """Start the centering offsets at the data means of v and p(h | v) (at most 10,000 rows)."""
@@ -459,92 +322,51 @@ class Trainer:
         backend.set_shared_data(self.hidden_offset, hidden_means.mean(axis=0).astype(self.model.dtype), self.mode)
         self._offsets_set = True
 
-    def _train_epochs(self, epochs_to_run, n_batches, used, valid, callbacks, verbose, checkpoint,
-                      checkpoint_every, fingerprint):
-        for _ in range(max(epochs_to_run, 0)):
-            record = self._run_epoch(n_batches, verbose, checkpoint, checkpoint_every, fingerprint)
-            if valid is not None:
-                n = min(len(valid), len(used))
-                record["free_energy_gap"] = self._mean_free_energy(valid[:n]) - self._mean_free_energy(used[:n])
-            self.history.append(record)
-            self._position = _epoch_start(len(self.history))
-            if checkpoint is not None and checkpoint_every is None:
-                save_checkpoint(self, checkpoint, self._position, fingerprint)
-            if verbose:
-                tqdm.write(self.format_record(record))
-            if any(callback(self, record) for callback in callbacks):
-                break
-
-    def _hand_back_rng(self):
-        """Under JAX, re-seed ``model.rng`` from the key the training function advanced.
-
-        PyTensor's JAX functions draw from private copies of the generator, so
-        ``model.rng`` would otherwise stay where it was, and a function compiled
-        later (another Trainer, a sampler) would repeat this one's draws.
-        """
-        if backend.uses_jax(self.mode):
-            key = backend.jax_rng_key(self._train_fn, self.model.rng)
-            self.model.rng.set_value(np.random.default_rng(key.tolist()))
-            # The updates left the parameters as JAX device arrays, which functions of other modes (a
-            # user's NUMBA-mode graph, a sampler) cannot read: hand them back as numpy arrays (fit puts
-            # them back on the device before training again).
-            for param in self.model.params:
-                param.set_value(np.array(param.get_value(borrow=True)), borrow=True)
-
-    def _run_epoch(self, n_batches, verbose, checkpoint, checkpoint_every, fingerprint):
-        """Run the epoch in progress from its current minibatch; returns its history record."""
-        position = self._position
-        epoch, first = position["epoch"], position["batch"]
-        learning_rate, momentum = self._schedule_values(epoch)
-        if self.tempering is not None and first == 0:
+    def _epoch_begin(self, first_batch):
+        if self.tempering is not None and first_batch == 0:
             self.tempering.reset_counts(self.mode)
-        # on the device, like the step's other inputs, so that JAX does not trace the step again
-        backend.set_shared_data(self._learning_rate_now, np.float64(learning_rate), self.mode)
-        backend.set_shared_data(self._momentum_now, np.float64(momentum), self.mode)
-        done_before = np.asarray(position["epoch_costs"], dtype=np.float64)
-        start = time.perf_counter() - position["epoch_seconds"]
-        # disable=None: tqdm draws the bar only when its stream (stderr) is a terminal, so a log gets just the
-        # epoch's line (tqdm.write in _train_epochs) instead of dozens of redraws
-        with tqdm(desc=f"epoch {epoch}", unit="batch", disable=None if verbose else True, leave=False,
-                  initial=first, total=n_batches) as progress:
-            done = looked = first
-            while done < n_batches:
-                # A call ends at a multiple of batches_per_call, at the epoch's end or where a checkpoint is due.
-                stop = min(n_batches, (done // self.batches_per_call + 1) * self.batches_per_call)
-                if checkpoint_every is not None:
-                    run_done = epoch * n_batches + done  # counted over the whole run, like checkpoint_every
-                    stop = min(stop, (run_done // checkpoint_every + 1) * checkpoint_every - epoch * n_batches)
-                self._train_fn(done, stop)
-                progress.update(stop - done)
-                done = stop
-                checkpoint_due = checkpoint_every is not None and (epoch * n_batches + done) % checkpoint_every == 0
-                # Reading device state waits for the device, so look only now and then.
-                if checkpoint_due or done - looked >= _DIVERGENCE_CHECK_EVERY or done == n_batches:
-                    looked = done
-                    self._raise_if_diverged(epoch)
-                    position["batch"] = done
-                    position["epoch_costs"] = self._costs_so_far(done_before, first, done)
-                    position["epoch_seconds"] = time.perf_counter() - start
-                if checkpoint_due:
-                    save_checkpoint(self, checkpoint, position, fingerprint)
-        costs = self._costs_so_far(done_before, first, n_batches)
-        record = {"epoch": epoch, "cost": float(np.mean(costs)), "time": time.perf_counter() - start,
-                  "learning_rate": learning_rate, "momentum": momentum}
+
+    def _epoch_record(self, record):
         if self.tempering is not None:
             record["swap_rates"] = [float(rate) for rate in self.tempering.swap_rates()]
-        return record
 
-    def _costs_so_far(self, done_before, first, done):
-        """Costs of the epoch's minibatches 0..done-1 (those before ``first`` came from a checkpoint)."""
-        costs = np.asarray(self._epoch_costs.get_value(borrow=True))
-        return list(done_before[:first]) + [float(c) for c in costs[first:done]]
+    # ----------------------------------------------------------- checkpoints
+    def _checkpoint_settings(self):
+        model = self.model
+        return {"model": model.FILE_KIND, "model_settings": model.get_settings(),
+                "n_visible": model.n_visible, "n_hidden": model.n_hidden, "dtype": model.dtype,
+                "learning_rate": schedules.describe(self.learning_rate), "k": self.k, "persistent": self.persistent,
+                "batch_size": self.batch_size, "n_chains": self.n_chains, "momentum": schedules.describe(self.momentum),
+                "weight_decay": self.weight_decay, "mode": str(self.mode),
+                "centering": self.centering_rate if self.centering else None,
+                "tempering": None if self.tempering is None else [float(b) for b in self.tempering.betas],
+                "optimizer": self.optimizer.describe(),
+                **({} if self.sparsity_target is None else
+                   {"sparsity": [self.sparsity_target, self.sparsity_cost]})}
 
-    def _raise_if_diverged(self, epoch):
-        if int(self._healthy.get_value()) != 1:
-            raise TrainingDiverged(
-                f"training diverged at epoch {epoch}, minibatch {int(self._first_bad_step.get_value())}: "
-                "a parameter or the monitoring cost became NaN or infinite; the model keeps its last "
-                "finite parameters (try a smaller learning_rate)")
+    def _state_variables(self):
+        """name -> shared variable for every array the training step reads and updates."""
+        model = self.model
+        # every array of the model, trained or not: a fixed sigma changes training as much as W does
+        variables = dict(model._settable())
+        variables.update({v.name: v for v in self.optimizer_state})
+        if self.persistent_chain is not None:
+            variables["persistent_chain"] = self.persistent_chain
+        if self.centering:
+            variables.update(visible_offset=self.visible_offset, hidden_offset=self.hidden_offset)
+        if self.tempering is not None:
+            variables.update(self.tempering.state_variables)
+        return variables
+
+    def _checkpoint_scalars(self):
+        return {"bit_i_idx": int(self.model.bit_i_idx.get_value())}
+
+    def _check_checkpoint_scalars(self, scalars, path):
+        if not 0 <= scalars["bit_i_idx"] < self.model.n_visible_units:
+            raise ValueError(f"{path!r} holds an impossible pseudo-likelihood bit index")
+
+    def _restore_checkpoint_scalars(self, scalars):
+        self.model.bit_i_idx.set_value(np.int64(scalars["bit_i_idx"]))
 
     @staticmethod
     def format_record(record: dict) -> str:

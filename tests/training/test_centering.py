@@ -158,5 +158,5 @@ def test_bad_centering_settings(kwargs, error, match):
 
 def test_gaussian_rbm_is_refused():
     from rbm import GaussianBernoulliRBM
-    with pytest.raises(ValueError, match="binary RBMs"):
+    with pytest.raises(ValueError, match="binary visible units"):
         Trainer(GaussianBernoulliRBM(n_visible=3, n_hidden=2), centering=True)

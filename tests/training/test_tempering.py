@@ -147,5 +147,5 @@ def test_bad_tempering_settings(kwargs, error, match):
 
 def test_gaussian_rbm_is_refused():
     from rbm import GaussianBernoulliRBM
-    with pytest.raises(ValueError, match="binary RBMs"):
+    with pytest.raises(ValueError, match="binary visible units"):
         Trainer(GaussianBernoulliRBM(n_visible=3, n_hidden=2), tempering=3)
