@@ -195,7 +195,7 @@ class RBM:
     array([-2.3863])
     """
 
-    @keyword_only("seed", "dtype", "visible", "hidden")  # rbm's own settings: keyword-only past the tutorial's
+    @keyword_only("seed", "dtype")  # rbm's own settings: keyword-only past the tutorial's arguments
     def __init__(self, input: pt.TensorVariable | None = None, n_visible: int = 784, n_hidden: int = 500,
                  W: ArrayLike | pt.TensorVariable | None = None, hbias: ArrayLike | pt.TensorVariable | None = None,
                  vbias: ArrayLike | pt.TensorVariable | None = None,
@@ -270,7 +270,7 @@ class RBM:
         """An RBM initialised as in Hinton's practical guide (2010), section 8.
 
         W ~ N(0, weight_std^2), hidden biases zero, visible biases
-        log(p / (1 - p)) from the training data (:func:`visible_bias_from_data`).
+        log(p / (1 - p)) from the training data (:func:`rbm.visible_bias_from_data`).
 
         Parameters
         ----------

@@ -28,17 +28,39 @@ _TRAINER_DEFAULTS = {"centering": None, "tempering": None, "optimizer": None}
 
 
 def data_fingerprint(batches):
-    """sha256 of the training minibatches as the model sees them (dtype and order included)."""
+    """sha256 of the training minibatches as the model sees them (dtype and order included).
+
+    A resume refuses other data: the checkpoint's position counts minibatches
+    of these rows in this order.
+
+    Parameters
+    ----------
+    batches : ndarray (n_batches, batch_size, width)
+        The minibatches, in the model's float type.
+
+    Returns
+    -------
+    str
+        The hexadecimal sha256 digest of the array's bytes.
+    """
     return hashlib.sha256(np.ascontiguousarray(batches).view(np.uint8)).hexdigest()
 
 
 def save_checkpoint(trainer, path, position, fingerprint):
     """Write the trainer's full state at ``position`` to ``path`` atomically.
 
-    ``trainer`` is a :class:`rbm.training.engine.TrainingEngine`; its hooks say
-    what it holds (settings, state arrays, integer state). ``position`` is a
-    dict with ``epoch``, ``batch`` (minibatches done in that epoch),
-    ``epoch_costs`` and ``epoch_seconds`` (for the epoch in progress).
+    Parameters
+    ----------
+    trainer : rbm.training.engine.TrainingEngine
+        The trainer; its hooks say what it holds (settings, state arrays,
+        integer state).
+    path : str
+        The ``.npz`` file to write (replaced atomically when it exists).
+    position : dict
+        ``epoch``, ``batch`` (minibatches done in that epoch),
+        ``epoch_costs`` and ``epoch_seconds`` (for the epoch in progress).
+    fingerprint : str
+        :func:`data_fingerprint` of the training minibatches.
     """
     arrays = {name: np.asarray(variable.get_value(borrow=True))
               for name, variable in trainer._state_variables().items()}
@@ -64,8 +86,29 @@ def save_checkpoint(trainer, path, position, fingerprint):
 def load_checkpoint(trainer, path, fingerprint):
     """Check the checkpoint at ``path`` against ``trainer``, then restore it; returns the position.
 
-    Raises ``ValueError`` naming the mismatch (other settings, other data,
-    damaged file) and then leaves the trainer and its model untouched.
+    Parameters
+    ----------
+    trainer : rbm.training.engine.TrainingEngine
+        The trainer to restore: its settings must be those the checkpoint
+        records; its parameters, optimizer state, chains, integer state,
+        random generator and history are replaced.
+    path : str
+        The ``.npz`` checkpoint that :func:`save_checkpoint` wrote.
+    fingerprint : str
+        :func:`data_fingerprint` of the training minibatches, which must be
+        those the checkpoint was written with.
+
+    Returns
+    -------
+    dict
+        The position in the run: ``epoch``, ``batch`` (minibatches done in
+        that epoch), ``epoch_costs`` and ``epoch_seconds``.
+
+    Raises
+    ------
+    ValueError
+        Naming the mismatch (other kind or settings, other data, damaged
+        file); the trainer and its model are then left untouched.
     """
     arrays = load_npz(path, trainer._checkpoint_kind, versions=trainer._checkpoint_readable)
     version = int(arrays["format_version"])

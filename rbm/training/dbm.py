@@ -256,7 +256,19 @@ class DBMTrainer(TrainingEngine):
 
     @staticmethod
     def format_record(record: dict) -> str:
-        """One line for an epoch's record, as ``fit`` prints it."""
+        """One line for an epoch's record, as ``fit`` prints it.
+
+        Parameters
+        ----------
+        record : dict
+            A record of ``history``, with at least ``epoch``, ``cost`` (the
+            reconstruction cost) and ``time`` (seconds).
+
+        Returns
+        -------
+        str
+            ``"epoch <epoch>: reconstruction <cost>, <time> s"``.
+        """
         return f"epoch {record['epoch']}: reconstruction {record['cost']:.2f}, {record['time']:.1f} s"
 
     # ----------------------------------------------------------- checkpoints

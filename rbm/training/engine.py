@@ -2,7 +2,7 @@
 
 Every trainer of a model that learns by minibatch updates (:class:`rbm.Trainer`
 for the RBMs, :class:`rbm.training.DBMTrainer` for the DBM) is a
-:class:`TrainingEngine` that states only its step: :meth:`_minibatch_updates`
+:class:`TrainingEngine` that states only its step: ``_minibatch_updates``
 builds the symbolic update of one minibatch (negative phase, gradient
 transforms, then the optimizer of :mod:`rbm.training.optimizers`), and the
 engine does the rest once for all of them:
@@ -82,10 +82,10 @@ class TrainingDiverged(FloatingPointError):
 class TrainingEngine:
     """The runner every minibatch trainer shares; subclasses build the step.
 
-    A subclass calls :meth:`_init_schedules` while it checks its arguments
-    (nothing changes yet), then :meth:`_init_engine_state` once every check
-    passed, and implements :meth:`_minibatch_updates`,
-    :meth:`_checkpoint_settings` and :meth:`_state_variables`.
+    A subclass calls ``_init_schedules`` while it checks its arguments
+    (nothing changes yet), then ``_init_engine_state`` once every check
+    passed, and implements ``_minibatch_updates``,
+    ``_checkpoint_settings`` and ``_state_variables``.
     """
 
     #: what the compiled function and its scan are called (in profiles and the JAX cache)
@@ -262,7 +262,19 @@ class TrainingEngine:
 
     @staticmethod
     def format_record(record: dict) -> str:
-        """One line for an epoch's record, as ``fit`` prints it."""
+        """One line for an epoch's record, as ``fit`` prints it.
+
+        Parameters
+        ----------
+        record : dict
+            A record of ``history``, with at least ``epoch``, ``cost`` and
+            ``time`` (seconds).
+
+        Returns
+        -------
+        str
+            ``"epoch <epoch>: cost <cost>, <time> s"``.
+        """
         return f"epoch {record['epoch']}: cost {record['cost']:.2f}, {record['time']:.1f} s"
 
     # ------------------------------------------------------------------- fit

@@ -54,19 +54,60 @@ class Optimizer:
         self.hyperparameters = {}
 
     def state(self, params, dtype) -> list:
-        """The shared variables this optimizer keeps for ``params`` (created once, by the trainer)."""
+        """The shared variables this optimizer keeps for ``params`` (created once, by the trainer).
+
+        Parameters
+        ----------
+        params : list of shared variables
+            The parameters the trainer updates, in the order of their
+            gradients in :meth:`updates`.
+        dtype : str
+            The model's float type ("float32" or "float64").
+
+        Returns
+        -------
+        list of shared variables
+            Zero-initialised, saved in checkpoints; none for this base class.
+        """
         return []
 
     def updates(self, params, gradients, learning_rate, hyper, state) -> dict:
-        """param or state variable -> its new value (symbolic), given the symbolic ``learning_rate``.
+        """The symbolic update of one training step: each parameter's and state variable's new value.
 
-        ``hyper`` maps each hyperparameter's name to its symbolic value for
-        this epoch; ``state`` is what :meth:`state` made.
+        Parameters
+        ----------
+        params : list of shared variables
+            The parameters p.
+        gradients : list of symbolic tensors
+            g, the gradient of the quantity to minimise with respect to each
+            parameter, each of its parameter's shape.
+        learning_rate : symbolic scalar
+            lr, for this epoch.
+        hyper : dict of str to symbolic scalar
+            Each hyperparameter's name -> its value for this epoch (a
+            constant, or a shared scalar's value when scheduled).
+        state : list of shared variables
+            What :meth:`state` made for ``params``.
+
+        Returns
+        -------
+        dict
+            Shared variable -> its new value (symbolic), for every parameter
+            and every state variable the step changes.
         """
         raise NotImplementedError
 
     def describe(self) -> dict[str, Any] | None:
-        """JSON-serialisable settings for checkpoints (None: the trainers' historical default)."""
+        """The optimizer's settings for checkpoints, which a resume must match.
+
+        Returns
+        -------
+        dict or None
+            JSON-serialisable: ``"type"`` (the class name) and each
+            hyperparameter (a schedule as its description); None for the
+            trainers' historical default (momentum, recorded by the trainers
+            as a setting of their own).
+        """
         return {"type": type(self).__name__,
                 **{name: schedules.describe(value) for name, value in self.hyperparameters.items()}}
 
@@ -92,16 +133,54 @@ class Momentum(Optimizer):
 
     @property
     def uses_velocity(self) -> bool:
+        """Whether the optimizer keeps velocities: when ``momentum`` is a schedule or a non-zero number."""
         momentum = self.hyperparameters["momentum"]
         return callable(momentum) or momentum != 0
 
     def state(self, params, dtype):
-        """One velocity per parameter, ``velocity_<name>`` (none without momentum)."""
+        """One velocity v per parameter, ``velocity_<name>``, of its shape (none without momentum).
+
+        Parameters
+        ----------
+        params : list of shared variables
+            The parameters the trainer updates, in the order of their
+            gradients in :meth:`updates`.
+        dtype : str
+            The model's float type ("float32" or "float64").
+
+        Returns
+        -------
+        list of shared variables
+            The velocities, in the order of ``params``; empty when
+            :attr:`uses_velocity` is false.
+        """
         if not self.uses_velocity:
             return []
         return [backend.shared(np.zeros(p.get_value(borrow=True).shape), f"velocity_{p.name}", dtype) for p in params]
 
     def updates(self, params, gradients, learning_rate, hyper, state):
+        """The momentum step: v <- m v - lr g, p <- p + v; p <- p - lr g without velocities.
+
+        Parameters
+        ----------
+        params : list of shared variables
+            The parameters p.
+        gradients : list of symbolic tensors
+            g, the gradient of the quantity to minimise with respect to each
+            parameter, each of its parameter's shape.
+        learning_rate : symbolic scalar
+            lr, for this epoch.
+        hyper : dict of str to symbolic scalar
+            ``{"momentum": m}``, m for this epoch.
+        state : list of shared variables
+            The velocities :meth:`state` made (empty: plain SGD).
+
+        Returns
+        -------
+        dict
+            Shared variable -> its new value (symbolic), for every parameter
+            and every state variable the step changes.
+        """
         new_values = {}
         for i, (param, grad) in enumerate(zip(params, gradients)):
             if state:
@@ -113,6 +192,13 @@ class Momentum(Optimizer):
         return new_values
 
     def describe(self):
+        """The optimizer's settings for checkpoints: None, the trainers' historical default.
+
+        Returns
+        -------
+        None
+            The trainers record momentum as a setting of their own.
+        """
         return None  # the trainers record momentum as a setting of their own
 
 
@@ -142,7 +228,23 @@ class Adam(Optimizer):
         self.epsilon = check_float(epsilon, "epsilon", low=0.0, low_inclusive=False)
 
     def state(self, params, dtype):
-        """The step count, then the first moments and the second moments of every parameter."""
+        """The step count t, then the first moments m and the second moments s of every parameter.
+
+        Parameters
+        ----------
+        params : list of shared variables
+            The parameters the trainer updates, in the order of their
+            gradients in :meth:`updates`.
+        dtype : str
+            The model's float type ("float32" or "float64").
+
+        Returns
+        -------
+        list of shared variables
+            ``adam_step`` (a scalar), ``adam_mean_<name>`` for each parameter,
+            then ``adam_square_<name>`` for each parameter (each of its
+            parameter's shape).
+        """
         step = backend.shared(np.zeros(()), "adam_step", dtype)
         means = [backend.shared(np.zeros(p.get_value(borrow=True).shape), f"adam_mean_{p.name}", dtype) for p in params]
         squares = [backend.shared(np.zeros(p.get_value(borrow=True).shape), f"adam_square_{p.name}", dtype)
@@ -150,6 +252,32 @@ class Adam(Optimizer):
         return [step, *means, *squares]
 
     def updates(self, params, gradients, learning_rate, hyper, state):
+        """The Adam step, with bias-corrected moments.
+
+        t <- t + 1, m <- b1 m + (1 - b1) g, s <- b2 s + (1 - b2) g^2, p <- p
+        - lr (m / (1 - b1^t)) / (sqrt(s / (1 - b2^t)) + eps).
+
+        Parameters
+        ----------
+        params : list of shared variables
+            The parameters p.
+        gradients : list of symbolic tensors
+            g, the gradient of the quantity to minimise with respect to each
+            parameter, each of its parameter's shape.
+        learning_rate : symbolic scalar
+            lr, for this epoch.
+        hyper : dict of str to symbolic scalar
+            ``{"beta1": b1, "beta2": b2}`` for this epoch.
+        state : list of shared variables
+            [t, m of each parameter, s of each parameter], as :meth:`state`
+            made them.
+
+        Returns
+        -------
+        dict
+            Shared variable -> its new value (symbolic), for every parameter
+            and every state variable the step changes.
+        """
         step, means, squares = state[0], state[1:1 + len(params)], state[1 + len(params):]
         beta1, beta2 = hyper["beta1"], hyper["beta2"]
         t = step + 1
@@ -165,11 +293,31 @@ class Adam(Optimizer):
         return new_values
 
     def describe(self):
+        """The optimizer's settings for checkpoints, which a resume must match.
+
+        Returns
+        -------
+        dict
+            ``{"type": "Adam", "beta1": b1, "beta2": b2, "epsilon": eps}``.
+        """
         return {"type": "Adam", **self.hyperparameters, "epsilon": self.epsilon}
 
 
 def optimizer_from(optimizer: Optimizer | None, momentum: float | Callable[[int], float]) -> Optimizer:
     """The trainer's optimizer: ``optimizer``, or :class:`Momentum` from the ``momentum`` argument.
+
+    Parameters
+    ----------
+    optimizer : Optimizer or None
+        The trainer's ``optimizer`` argument.
+    momentum : float or callable
+        The trainer's ``momentum`` argument, a number or a schedule (epoch ->
+        value); must be 0 when ``optimizer`` is given.
+
+    Returns
+    -------
+    Optimizer
+        ``optimizer`` itself, or ``Momentum(momentum)`` when it is None.
 
     Raises
     ------
