@@ -11,7 +11,15 @@ a_k = b_k + x_(k-1) W_(k-1) + x_(k+1) W_k^T. :func:`exact_log_partition` and
 models only); :func:`ais_log_partition` anneals with the odd layers as the
 sampled state and the even layers summed out, as Salakhutdinov & Hinton
 (2009) do; :func:`mean_field_bound` gives the variational lower bound on
-log p(v) that, with AIS's log Z, is the figure DBM papers report.
+log p(v) that, with AIS's log Z, is the figure DBM papers report, and
+:func:`raise_log_likelihood` a conservative estimate of log p(v) by reverse
+annealing from the mean-field posterior (Burda, Grosse & Salakhutdinov 2015);
+:func:`free_energy` and :func:`mean_log_likelihood` enumerate, for small models.
+
+Importing this module (which importing :mod:`rbm.evaluation` does) registers
+these functions as the DBM forms of :mod:`rbm.evaluation`'s
+``exact_log_partition``, ``ais_log_partition``, ``raise_log_likelihood``,
+``free_energy`` and ``mean_log_likelihood``.
 """
 import collections
 import time
@@ -20,15 +28,15 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import entr, logsumexp
 
-from . import backend
+from . import backend, evaluation
 from .backend import pt, ptr
-from .evaluation import MAX_EXACT_UNITS, AISResult, ExactResult, _check_betas, default_betas
+from .evaluation import MAX_EXACT_UNITS, AISResult, ExactResult, RAISEResult, _check_betas, default_betas
 from .models.dbm import DBM, parity_layers
 from .models.rbm import visible_bias_from_data
 from .validation import check_data, check_positive_int, check_seed
 
 __all__ = ["ExactLikelihoodResult", "MeanFieldBoundResult", "exact_log_partition", "exact_log_likelihood",
-           "ais_log_partition", "mean_field_bound"]
+           "free_energy", "mean_log_likelihood", "ais_log_partition", "raise_log_likelihood", "mean_field_bound"]
 
 _STATES_PER_BATCH = 1 << 12
 
@@ -109,7 +117,7 @@ def _enumeration(layer_sizes, layers, name):
     n_bits = sum(layer_sizes[k] for k in layers)
     if n_bits > MAX_EXACT_UNITS:
         raise ValueError(f"{name} enumerates 2^{n_bits} states, more than the limit of 2^{MAX_EXACT_UNITS}: "
-                         "use ais_log_partition and mean_field_bound")
+                         "use ais_log_partition, mean_field_bound and raise_log_likelihood")
     bounds = np.cumsum([0] + [layer_sizes[k] for k in layers])
 
     def split(start, stop):
@@ -177,10 +185,17 @@ def exact_log_likelihood(model: DBM, data: ArrayLike) -> ExactLikelihoodResult:
     weights, biases = _check_model(model)
     data = model.check_data(data).astype(np.float64)
     log_z = exact_log_partition(model).log_z
+    log_p_star, n_bits = _log_unnormalised_marginal(model, weights, biases, data, "exact log p(v)")
+    per_row = log_p_star - log_z
+    return ExactLikelihoodResult(float(per_row.mean()), per_row, log_z, 1 << n_bits, time.perf_counter() - started)
+
+
+def _log_unnormalised_marginal(model, weights, biases, data, name):
+    """(log sum_h exp(-E(v, h)) for each row v of ``data``, bits enumerated): the smaller hidden parity enumerated."""
     sizes = model.layer_sizes
     layers = min((tuple(k for k in parity_layers(model.n_layers, parity) if k > 0) for parity in (0, 1)),
                  key=lambda chosen: sum(sizes[k] for k in chosen))
-    n_bits, split = _enumeration(sizes, layers, "exact log p(v)")
+    n_bits, split = _enumeration(sizes, layers, name)
     log_p_star = np.full(len(data), -np.inf)
     rows_per_batch = max(1, (1 << 20) // min(1 << n_bits, _STATES_PER_BATCH) // max(sizes))
     for first_row in range(0, len(data), rows_per_batch):
@@ -191,8 +206,76 @@ def exact_log_likelihood(model: DBM, data: ArrayLike) -> ExactLikelihoodResult:
             terms = _log_sum_free_layers(weights, biases, fixed)
             chunk = slice(first_row, first_row + len(rows))
             log_p_star[chunk] = np.logaddexp(log_p_star[chunk], logsumexp(terms, axis=1))
-    per_row = log_p_star - log_z
-    return ExactLikelihoodResult(float(per_row.mean()), per_row, log_z, 1 << n_bits, time.perf_counter() - started)
+    return log_p_star, n_bits
+
+
+def free_energy(model: DBM, data: ArrayLike) -> np.ndarray:
+    """F(v) = -log sum_h exp(-E(v, h)) for each row of ``data``, in float64, by enumeration (small DBMs only).
+
+    The hidden parity with fewer units is enumerated and the other summed
+    out analytically (module docstring), so that log p(v) = -F(v) - log Z.
+    What :func:`rbm.evaluation.free_energy` gives for a DBM.
+
+    Parameters
+    ----------
+    model : DBM
+        At most :data:`rbm.evaluation.MAX_EXACT_UNITS` units in its odd
+        hidden layers or in its even hidden layers.
+    data : array (n, n_visible)
+        Binary rows.
+
+    Returns
+    -------
+    array (n,) of float64
+
+    Raises
+    ------
+    ValueError
+        For a DBM too large to enumerate: :func:`mean_field_bound` bounds
+        -F(v) from below, :func:`raise_log_likelihood` estimates log p(v).
+
+    Examples
+    --------
+    Without weights the units are independent: -F(v) = v.b_0 plus softplus
+    of every hidden bias (here 5 log 2):
+
+    >>> import rbm
+    >>> from rbm import evaluation
+    >>> model = rbm.DBM([2, 3, 2])
+    >>> model.set_params(W_0=[[0.0] * 3] * 2, W_1=[[0.0] * 2] * 3, bias_0=[1.0, 0.0])
+    >>> evaluation.free_energy(model, [[1, 0], [0, 1]]).round(4)
+    array([-4.4657, -3.4657])
+    """
+    weights, biases = _check_model(model)
+    data = model.check_data(data).astype(np.float64)
+    return -_log_unnormalised_marginal(model, weights, biases, data, "the free energy")[0]
+
+
+def mean_log_likelihood(model: DBM, data: ArrayLike, log_z: float | ExactResult | AISResult) -> float:
+    """Average log p(v) = -F(v) - log Z over the rows of ``data``, F by enumeration (:func:`free_energy`).
+
+    What :func:`rbm.evaluation.mean_log_likelihood` gives for a DBM; with
+    :func:`exact_log_partition`'s log Z it equals :func:`exact_log_likelihood`'s
+    mean. Small DBMs only: for larger ones use :func:`mean_field_bound` (a
+    lower bound) and :func:`raise_log_likelihood` (a conservative estimate).
+
+    Parameters
+    ----------
+    model : DBM
+    data : array (n, n_visible)
+        Binary rows.
+    log_z : float, ExactResult or AISResult
+        The model's log Z (a result's ``log_z`` is used).
+
+    Returns
+    -------
+    float
+        The mean log-likelihood in nats.
+    """
+    log_z = float(getattr(log_z, "log_z", log_z))
+    if not np.isfinite(log_z):
+        raise ValueError(f"log_z must be finite, got {log_z}")
+    return float(np.mean(-free_energy(model, data)) - log_z)
 
 
 def _base_biases(model, base_rate):
@@ -203,16 +286,21 @@ def _base_biases(model, base_rate):
     return base, float(sum(np.logaddexp(0.0, b).sum() for b in base))
 
 
-def _annealing_function(model, base, n_steps, seed, mode):
+def _annealing_function(model, base, n_steps, seed, mode, reverse=False):
     """Compile (odd-layer start states, betas) -> log importance weights (float64, one per run).
 
     Intermediate model at beta: p_beta(x) proportional to
     exp(-beta E(x) + (1 - beta) sum_k bA_k . x_k), bA the base biases. Its
     odd-layer marginal is f_beta(x_odd) = exp(sum_(k odd) (beta b_k + (1 - beta) bA_k) . x_k
-    + sum_(k even) sum_j softplus(beta a_kj + (1 - beta) bA_kj)). Step k adds
-    log f_(k+1) - log f_k at the current state (float64), then moves the
-    state by a Gibbs sweep of model k + 1 (even layers given odd, then odd
-    given even), which leaves f_(k+1) invariant.
+    + sum_(k even) sum_j softplus(beta a_kj + (1 - beta) bA_kj)). Forward
+    (AIS), step k adds log f_(k+1) - log f_k at the current state (float64),
+    then moves the state by a Gibbs sweep of model k + 1 (even layers given
+    odd, then odd given even), which leaves f_(k+1) invariant. Reverse
+    (RAISE, ``betas`` running from 1 down to 0), step k first moves the state
+    by a sweep of model k, then adds log f_(k+1) - log f_k at the new state:
+    the sweep, seen on the odd layers, is reversible (f(x) T(x' | x) =
+    sum_e p(x, e) p(x', e) / p(e) up to Z is symmetric), so it is its own
+    reversal in :func:`raise_log_likelihood`'s weight.
     """
     dtype = model.dtype
     n_layers = model.n_layers
@@ -234,33 +322,60 @@ def _annealing_function(model, base, n_steps, seed, mode):
                                    axis=1)
         return total
 
-    def sample(layers, states, beta, rng):
-        """Draw ``layers`` given their neighbours in ``states`` from the model at ``beta``."""
+    def sample(layers, states, beta, rng, activations=None):
+        """Draw ``layers`` given their neighbours in ``states`` from the model at ``beta``.
+
+        ``activations`` (layer -> its model activation given ``states``) saves recomputing them.
+        """
         beta_model = pt.cast(beta, dtype)
         for k in layers:
-            mean = pt.sigmoid(beta_model * model.layer_activation(k, states) + (1 - beta_model) * base_const[k])
+            activation = model.layer_activation(k, states) if activations is None else activations[k]
+            mean = pt.sigmoid(beta_model * activation + (1 - beta_model) * base_const[k])
             rng, uniform = ptr.uniform(size=mean.shape, dtype=dtype, rng=rng, return_next_rng=True)
             states[k] = pt.cast(pt.lt(uniform, mean), dtype)
         return states, rng
 
-    def step(k, *values):
-        *odd_states, log_w, rng = values
+    def even_activations(states):
+        return [model.layer_activation(layer, states) for layer in even]
+
+    def as_states(odd_states):
         states = [None] * n_layers
         for layer, value in zip(odd, odd_states):
             states[layer] = value
+        return states
+
+    def forward_step(k, *values):
+        *odd_states, log_w, rng = values
+        states = as_states(odd_states)
         beta, previous_beta = betas[k + 1], betas[k]
-        activations = {layer: model.layer_activation(layer, states) for layer in even}
+        activations = dict(zip(even, even_activations(states)))
         log_w = log_w + log_f(states, activations, beta) - log_f(states, activations, previous_beta)
         states, rng = sample(even, states, beta, rng)
         states, rng = sample(odd, states, beta, rng)
         return [k + 1, *(states[layer] for layer in odd), log_w, rng]
 
-    _, *_, log_weights, rng_end = backend.pytensor.scan(
-        step, n_steps=n_steps,
-        outputs_info=[pt.constant(np.int64(0)), *starts, pt.zeros((starts[0].shape[0],), dtype="float64"), rng],
-        name="dbm_ais", return_updates=False)
-    return backend.compile_function([*starts, betas], log_weights[-1], updates={rng: rng_end}, mode=mode,
-                                    name="dbm_ais")
+    def reverse_step(k, *values):
+        # The even layers' activations of the current state ride along in the scan: the log f
+        # difference of one step and the first draw of the next both need them.
+        odd_states, carried = values[:len(odd)], values[len(odd):len(odd) + len(even)]
+        log_w, rng = values[-2:]
+        states = as_states(odd_states)
+        beta, previous_beta = betas[k + 1], betas[k]
+        states, rng = sample(even, states, previous_beta, rng, dict(zip(even, carried)))
+        states, rng = sample(odd, states, previous_beta, rng)
+        activations = even_activations(states)
+        named = dict(zip(even, activations))
+        log_w = log_w + log_f(states, named, beta) - log_f(states, named, previous_beta)
+        return [k + 1, *(states[layer] for layer in odd), *activations, log_w, rng]
+
+    name = "dbm_raise" if reverse else "dbm_ais"
+    carried = even_activations(as_states(starts)) if reverse else []
+    *_, log_weights, rng_end = backend.pytensor.scan(
+        reverse_step if reverse else forward_step, n_steps=n_steps,
+        outputs_info=[pt.constant(np.int64(0)), *starts, *carried, pt.zeros((starts[0].shape[0],), dtype="float64"),
+                      rng],
+        name=name, return_updates=False)
+    return backend.compile_function([*starts, betas], log_weights[-1], updates={rng: rng_end}, mode=mode, name=name)
 
 
 def ais_log_partition(model: DBM, *, n_runs: int = 100, betas: ArrayLike | None = None,
@@ -315,6 +430,107 @@ def ais_log_partition(model: DBM, *, n_runs: int = 100, betas: ArrayLike | None 
         else float("-inf"),
         log_z_high=float(offset + np.log(mean + three_standard_errors)),
         n_runs=n_runs, n_betas=len(betas), log_z_base=log_z_base, seconds=time.perf_counter() - started)
+
+
+def _log_bernoulli(states, means):
+    """log prod_j mu_j^x_j (1 - mu_j)^(1 - x_j) per row, exact where a mean is 0 or 1 (then so is its state)."""
+    with np.errstate(divide="ignore"):
+        return np.where(states > 0, np.log(means), np.log1p(-means)).sum(axis=1)
+
+
+def raise_log_likelihood(model: DBM, data: ArrayLike, *, n_runs: int = 1, betas: ArrayLike | None = None,
+                         base_rate: ArrayLike | None = None, seed: int | None = None,
+                         mode: str = "cpu") -> RAISEResult:
+    """A conservative estimate of log p(v) for each row: reverse annealing (RAISE) from the mean-field posterior.
+
+    Burda, Grosse & Salakhutdinov, "Accurate and conservative estimates of
+    MRF log-likelihood using reverse annealing", AISTATS 2015, on the
+    state space of :func:`ais_log_partition`: the odd layers x, the even
+    ones summed out, intermediate marginals f_0, ..., f_K (``betas``,
+    f_K the model's, f_0 the base model's with partition function Z_0) and
+    T_k the Gibbs sweep at beta_k (even layers given x, then x given them),
+    which satisfies detailed balance f_k(x) T_k(x' | x) = f_k(x') T_k(x | x').
+
+    *The target.* Forward annealing (AIS) run to its end, x_0 ~ f_0 / Z_0,
+    x_k ~ T_k(. | x_(k-1)) for k = 1..K, then one draw v ~ p(v | x_K) (the
+    visible units given the first hidden layer), ends at v with probability
+    p_ann(v), which tends to p(v) as the temperatures get finer.
+
+    *The estimate.* The posterior p(x_K | v) is intractable, so each of
+    ``n_runs`` reverse chains starts from the mean-field posterior
+    q(x | v) = prod_(k odd) prod_j mu_kj^x (1 - mu_kj)^(1 - x)
+    (:meth:`rbm.DBM.mean_field_means`, sampled) and runs the temperatures
+    down: x_K ~ q(. | v), x_(k-1) ~ T_k(. | x_k) for k = K..1. The ratio of
+    the forward path's probability to this one's,
+
+        w = f(v, x_K) / (Z_0 q(x_K | v)) * prod_(k=0)^(K-1) f_k(x_k) / f_(k+1)(x_k),
+
+    f(v, x) = f_K(x) p(v | x) = exp(v . b_0 + v W_0 x_1 + sum_(k odd) b_k . x_k
+    + sum_(k even, k >= 2) sum_j softplus(a_kj)) the model's unnormalised
+    probability of (v, x), follows from detailed balance (the T_k
+    telescope into f_K(x_K) / f_0(x_0) times the f_k ratios). Its mean over
+    the reverse chains is exactly p_ann(v) (importance sampling of the
+    forward path), whatever q is, as long as q(x | v) > 0 wherever
+    p(x | v) > 0 (where q misses states the mean falls short of p_ann(v),
+    still conservative). So each row's estimate, log(mean of its
+    ``n_runs`` w), satisfies E[estimate] <= log p_ann(v) (Jensen), the gap
+    shrinking with more runs and as q nears the true posterior; and for rows
+    v drawn from the model E_v[log p_ann(v)] <= E_v[log p(v)] (Gibbs'
+    inequality). AIS's log Z errs low, so its log-likelihood errs high: the
+    two bracket log p(v). On rows the model did not generate, p_ann(v) may
+    exceed p(v), so the estimate is conservative in expectation over the
+    model's own rows and in practice, not a bound for every row.
+
+    Costs n_rows x n_runs chains over all temperatures, as many as
+    :func:`ais_log_partition` with as many runs: use a subset of rows for a
+    large test set.
+
+    Parameters
+    ----------
+    model : DBM
+    data : array (n_rows, n_visible)
+        Binary rows whose log-likelihood is estimated.
+    n_runs : int >= 1, default 1
+        Reverse chains per row.
+    betas : array, optional
+        As for :func:`ais_log_partition` (run in reverse);
+        :func:`rbm.evaluation.default_betas` by default.
+    base_rate : array (n, n_visible), optional
+        As for :func:`ais_log_partition`; use the same for both.
+    seed : int, optional
+        Seeds the draws from q and the annealing's draws.
+    mode : str, default "cpu"
+
+    Returns
+    -------
+    RAISEResult
+        As :func:`rbm.evaluation.raise_log_likelihood` returns it: the mean,
+        its standard error over the rows and each row's estimate.
+    """
+    weights, biases = _check_model(model)
+    data = model.check_data(data).astype(np.float64)
+    n_runs = check_positive_int(n_runs, "n_runs")
+    betas = default_betas() if betas is None else _check_betas(betas)
+    seed = check_seed(seed)
+    backend.resolve_mode(mode)
+    base, log_z_base = _base_biases(model, base_rate)
+    started = time.perf_counter()
+    odd = parity_layers(model.n_layers, 1)
+    # x_K ~ q(. | v): each row's mean-field means (visible: the row itself), repeated for its n_runs chains
+    means = [np.repeat(layer_means, n_runs, axis=0) for layer_means in model.mean_field_means(data)]
+    generator = np.random.default_rng(seed)
+    starts = {k: (generator.random(means[k].shape) < means[k]).astype(np.float64) for k in odd}
+    log_q = sum(_log_bernoulli(starts[k], means[k]) for k in odd)
+    # log f(v, x_K), the even hidden layers summed out
+    log_f_start = _log_sum_free_layers(weights, biases, {0: means[0], **starts})
+    anneal = _annealing_function(model, base, len(betas) - 1, None if seed is None else seed + 1, mode, reverse=True)
+    log_f_ratios = np.asarray(anneal(*(starts[k].astype(model.dtype) for k in odd), betas[::-1].copy()),
+                              dtype=np.float64)
+    log_weights = (log_f_start - log_q - log_z_base + log_f_ratios).reshape(len(data), n_runs)
+    per_row = logsumexp(log_weights, axis=1) - np.log(n_runs)
+    standard_error = float(per_row.std(ddof=1) / np.sqrt(len(per_row))) if len(per_row) > 1 else float("nan")
+    return RAISEResult(log_likelihood=float(per_row.mean()), standard_error=standard_error, per_row=per_row,
+                       n_runs=n_runs, n_betas=len(betas), seconds=time.perf_counter() - started)
 
 
 def mean_field_bound(model: DBM, data: ArrayLike, log_z: float | ExactResult | AISResult, *, max_steps: int = 100,
@@ -372,3 +588,10 @@ def mean_field_bound(model: DBM, data: ArrayLike, log_z: float | ExactResult | A
     return MeanFieldBoundResult(log_likelihood_bound=mean - log_z_value, standard_error=standard_error,
                                 per_row=per_row, low=mean - log_z_high, high=mean - log_z_low, log_z=log_z_value,
                                 mean_field_steps=steps, seconds=time.perf_counter() - started)
+
+
+# rbm.evaluation's functions take a DBM through these (see rbm.evaluation's module docstring).
+for _implementation in (exact_log_partition, free_energy, mean_log_likelihood, ais_log_partition,
+                        raise_log_likelihood):
+    getattr(evaluation, _implementation.__name__).register(DBM, _implementation)
+del _implementation

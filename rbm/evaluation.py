@@ -8,8 +8,18 @@ Annealed Importance Sampling (Salakhutdinov & Murray, "On the quantitative
 analysis of deep belief networks", ICML 2008): :func:`ais_log_partition`,
 whose log-likelihood errs high, and bracketed from below by reverse AIS
 (RAISE): :func:`raise_log_likelihood`.
+
+The public functions that take a model dispatch on its class
+(``functools.singledispatch``): the code here is the :class:`rbm.RBM`
+implementation (a :class:`rbm.GaussianBernoulliRBM` too), and
+:mod:`rbm.dbm_evaluation` registers the :class:`rbm.DBM` one when this module
+is imported, so ``exact_log_partition(dbm)``, ``ais_log_partition(dbm, ...)``,
+``raise_log_likelihood(dbm, ...)``, ``free_energy(dbm, ...)`` and
+``mean_log_likelihood(dbm, ...)`` work alike. A model of a kind nobody
+registered gets a ``TypeError`` naming its kind.
 """
 import collections
+import functools
 import time
 
 import numpy as np
@@ -93,6 +103,41 @@ def _check_model(model):
     return [np.asarray(p.get_value(borrow=True), dtype=np.float64) for p in (model.W, model.hbias, model.vbias)]
 
 
+def _dispatch_on_model(rbm_implementation):
+    """Make ``rbm_implementation`` the rbm.RBM case of a function dispatching on its ``model`` argument's class.
+
+    A ``functools.singledispatch`` registry picks the implementation for the
+    model's class (the first positional argument, or ``model=``); other
+    modules add theirs with ``function.register(ModelClass, implementation)``
+    (:mod:`rbm.dbm_evaluation` does for :class:`rbm.DBM`). The public
+    function keeps the RBM implementation's name, signature and docstring; a
+    model of a kind without an implementation gets a ``TypeError`` naming its
+    kind and the kinds that have one. Apply ``rbm._compat.keyword_only``
+    outside this (it copies ``register``), so that its warnings point at the
+    caller's line.
+    """
+    name = rbm_implementation.__name__
+
+    def refuse(*args, **kwargs):
+        model = args[0] if args else kwargs.get("model")
+        kinds = " or ".join(f"{kind.__module__.partition('.')[0]}.{kind.__name__}"
+                            for kind in chooser.registry if kind is not object)
+        raise TypeError(f"{name}() takes a model of kind {kinds} (or a subclass), got a {type(model).__name__}")
+
+    chooser = functools.singledispatch(refuse)
+    chooser.register(RBM, rbm_implementation)
+
+    @functools.wraps(rbm_implementation)
+    def dispatcher(*args, **kwargs):
+        # singledispatch's own wrapper reads the first positional argument only; model= works here too
+        model = args[0] if args else kwargs.get("model")
+        return chooser.dispatch(type(model))(*args, **kwargs)
+
+    dispatcher.register, dispatcher.dispatch, dispatcher.registry = chooser.register, chooser.dispatch, chooser.registry
+    return dispatcher
+
+
+@_dispatch_on_model
 def free_energy(model: RBM, data: ArrayLike) -> np.ndarray:
     """F(v) for each row of ``data``, in float64, computed in numpy from the model's parameters.
 
@@ -104,6 +149,7 @@ def free_energy(model: RBM, data: ArrayLike) -> np.ndarray:
     Parameters
     ----------
     model : RBM or GaussianBernoulliRBM
+        (A :class:`rbm.DBM` goes to :func:`rbm.dbm_evaluation.free_energy`.)
     data : array (n, n_visible)
         Rows the model accepts (:meth:`rbm.RBM.check_data`).
 
@@ -144,6 +190,7 @@ def _complete_rows(model, data, name="data"):
     return data
 
 
+@_dispatch_on_model
 def exact_log_partition(model: RBM) -> ExactResult:
     """log Z by enumerating the states of the smaller layer (at most 2^:data:`MAX_EXACT_UNITS` of them).
 
@@ -317,7 +364,8 @@ def _base_model(model, base_rate):
     return base_bias, model.visible.base_log_partition(base_bias) + model.n_hidden * np.log(2.0)
 
 
-@keyword_only("n_runs", "betas", "base_rate", "seed", "mode")  # the old positional order
+@keyword_only("n_runs", "betas", "base_rate", "seed", "mode")  # the old positional order (any model kind)
+@_dispatch_on_model
 def ais_log_partition(model: RBM, *, n_runs: int = 100, betas: ArrayLike | None = None,
                       base_rate: ArrayLike | None = None, seed: int | None = None, mode: str = "cpu") -> AISResult:
     """Estimate log Z by Annealed Importance Sampling from a base-rate model.
@@ -335,6 +383,7 @@ def ais_log_partition(model: RBM, *, n_runs: int = 100, betas: ArrayLike | None 
     Parameters
     ----------
     model : RBM or GaussianBernoulliRBM
+        (A :class:`rbm.DBM` goes to :func:`rbm.dbm_evaluation.ais_log_partition`.)
     n_runs : int >= 2, default 100
         Independent annealing runs.
     betas : array, optional
@@ -415,7 +464,8 @@ seconds : float
 """
 
 
-@keyword_only("n_runs", "betas", "base_rate", "seed", "mode")  # the old positional order
+@keyword_only("n_runs", "betas", "base_rate", "seed", "mode")  # the old positional order (any model kind)
+@_dispatch_on_model
 def raise_log_likelihood(model: RBM, data: ArrayLike, *, n_runs: int = 1, betas: ArrayLike | None = None,
                          base_rate: ArrayLike | None = None, seed: int | None = None,
                          mode: str = "cpu") -> RAISEResult:
@@ -439,6 +489,7 @@ def raise_log_likelihood(model: RBM, data: ArrayLike, *, n_runs: int = 1, betas:
     Parameters
     ----------
     model : RBM or GaussianBernoulliRBM
+        (A :class:`rbm.DBM` goes to :func:`rbm.dbm_evaluation.raise_log_likelihood`.)
     data : array (n_rows, n_visible)
         The rows whose log-likelihood is estimated (e.g. a few hundred test rows).
     n_runs : int >= 1, default 1
@@ -475,12 +526,14 @@ def raise_log_likelihood(model: RBM, data: ArrayLike, *, n_runs: int = 1, betas:
                        n_runs=n_runs, n_betas=len(betas), seconds=time.perf_counter() - start)
 
 
+@_dispatch_on_model
 def mean_log_likelihood(model: RBM, data: ArrayLike, log_z: float | ExactResult | AISResult) -> float:
     """Average log p(v) = -F(v) - log Z over the rows of ``data``.
 
     Parameters
     ----------
     model : RBM or GaussianBernoulliRBM
+        (A :class:`rbm.DBM` goes to :func:`rbm.dbm_evaluation.mean_log_likelihood`.)
     data : array (n, n_visible)
         Binary rows for an :class:`rbm.RBM` (log p(v) is a probability only
         for binary v); real-valued rows for a Gaussian-Bernoulli RBM, whose
@@ -568,3 +621,8 @@ class LikelihoodTracker:
         record["log_z"] = result.log_z
         record["log_likelihood"] = mean_log_likelihood(trainer.model, self.data, result.log_z)
         return False
+
+
+# The DBM implementations register themselves on the functions above (rbm.dbm_evaluation imports this module;
+# importing it last lets either module be imported first).
+from . import dbm_evaluation as _dbm_evaluation  # noqa: E402,F401
