@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: demo demo-dbn test bench clean
+.PHONY: demo demo-dbn test test-slow test-all bench clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +20,15 @@ demo-dbn: $(STAMP)
 	$(BIN)/python examples/mnist_dbn.py $(ARGS)
 
 # Two workers (one per core of the CI machine); each test file runs in one worker, so the compiled
-# functions its module-scoped fixtures share are compiled once.
+# functions its module-scoped fixtures share are compiled once. `make test` leaves out the end-to-end
+# runs marked slow (examples, subprocesses, packaging); `make test-slow` runs them, `make test-all` both.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=20 $(ARGS)
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=20 -m "not slow" $(ARGS)
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 --dist load --durations=10 -m slow $(ARGS)
+
+test-all: test test-slow
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_epoch.py $(ARGS)

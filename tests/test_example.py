@@ -48,12 +48,14 @@ def check_outputs(result, out):
     assert (model.n_visible, model.n_hidden) == (784, 16)
 
 
+@pytest.mark.slow  # an end-to-end run: make test-slow (and .ci/run) runs it
 def test_example_on_synthetic_data(tmp_path):
     data = synthetic_mnist_pkl(tmp_path)
     result = run_example(data, tmp_path / "out")
     check_outputs(result, tmp_path / "out")
 
 
+@pytest.mark.slow  # an end-to-end run: make test-slow (and .ci/run) runs it
 @pytest.mark.skipif(not os.path.isdir(SHARED_MNIST), reason="the shared MNIST folder is not on this machine")
 def test_example_on_real_mnist(tmp_path):
     result = run_example(SHARED_MNIST, tmp_path / "out", "--cd")
@@ -61,6 +63,7 @@ def test_example_on_real_mnist(tmp_path):
     assert "CD-1" in result.stdout
 
 
+@pytest.mark.slow  # an end-to-end run: make test-slow (and .ci/run) runs it
 def test_example_reports_log_likelihood_with_ais(tmp_path):
     data = synthetic_mnist_pkl(tmp_path)
     result = run_example(data, tmp_path / "out", "--ais", "--ais-runs", "20", "--ais-betas", "300")
@@ -77,6 +80,7 @@ def test_example_reports_a_missing_data_folder_clearly(tmp_path):
     assert "is not a folder" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # an end-to-end run: make test-slow (and .ci/run) runs it
 def test_dbn_example_pretrains_finetunes_and_reports(tmp_path):
     """examples/mnist_dbn.py end to end on the synthetic digits, shrunk by its flags."""
     data_dir = synthetic_mnist_pkl(tmp_path)
@@ -96,6 +100,7 @@ def test_dbn_example_pretrains_finetunes_and_reports(tmp_path):
     assert "DeprecationWarning" not in result.stderr  # the example speaks the current API
 
 
+@pytest.mark.slow  # an end-to-end run: make test-slow (and .ci/run) runs it
 def test_patches_example_writes_filters_and_curve(tmp_path):
     example = os.path.join(os.path.dirname(__file__), "..", "examples", "patches_grbm.py")
     command = [sys.executable, example, "--out", str(tmp_path), "--patches", "600", "--epochs", "2",
@@ -107,6 +112,7 @@ def test_patches_example_writes_filters_and_curve(tmp_path):
             assert image.size[0] > 20
 
 
+@pytest.mark.slow  # an end-to-end run: make test-slow (and .ci/run) runs it
 def test_likelihood_preset_trains_centered_tracks_and_brackets(tmp_path):
     """--preset likelihood, shrunk by flags: centered PCD, tracking AIS, AIS and RAISE bracket, the curves PNG."""
     data = synthetic_mnist_pkl(tmp_path)
@@ -127,6 +133,7 @@ def test_likelihood_preset_trains_centered_tracks_and_brackets(tmp_path):
         assert image.size[0] > 100 and image.size[1] > 300  # three panels
 
 
+@pytest.mark.slow  # an end-to-end run: make test-slow (and .ci/run) runs it
 def test_filters_every_writes_every_nth_epoch_and_the_last(tmp_path):
     data = synthetic_mnist_pkl(tmp_path)
     out = tmp_path / "out"

@@ -64,6 +64,7 @@ def test_the_wheel_holds_the_package_its_marker_and_its_command(wheel):
     assert not any(name.startswith(("tests/", "examples/", "docs/")) for name in names)
 
 
+@pytest.mark.slow  # an end-to-end run: make test-slow (and .ci/run) runs it
 def test_the_wheel_installs_into_a_fresh_virtualenv_and_runs(wheel, tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "examples", "ratings_rbm.py")
@@ -69,12 +70,14 @@ def check_rbm_beats_both_baselines(result, out):
     assert image.ndim == 3 and image.std() > 0
 
 
+@pytest.mark.slow  # an end-to-end run: make test-slow (and .ci/run) runs it
 def test_example_beats_the_baselines_on_its_synthetic_set(tmp_path):
     result = run_example(tmp_path / "out", "--users", str(N_USERS), "--items", str(N_ITEMS), "--density", "0.5")
     assert f"{N_USERS} users of {N_ITEMS} items" in result.stdout, result.stdout + result.stderr
     check_rbm_beats_both_baselines(result, tmp_path / "out")
 
 
+@pytest.mark.slow  # an end-to-end run: make test-slow (and .ci/run) runs it
 def test_example_beats_the_baselines_on_a_movielens_file(tmp_path):
     path = write_taste_group_ratings(tmp_path / "u.data")
     result = run_example(tmp_path / "out", "--data", str(path))

@@ -83,6 +83,7 @@ ONE_OF_EACH_KIND = [
 ]
 
 
+@pytest.mark.slow  # an end-to-end run: make test-slow (and .ci/run) runs it
 @settings(max_examples=2, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(setup=training_setups())

@@ -58,6 +58,7 @@ def kill_after_checkpoints(tmp_path, mode, checkpoint, cold_cache):
     assert not (tmp_path / "killed.npy").exists()
 
 
+@pytest.mark.slow  # an end-to-end run: make test-slow (and .ci/run) runs it
 @pytest.mark.parametrize("mode, killed_cold, resumed_cold, reference_cold", [
     # Numba keeps compiled code on disk: the killed run compiles into an empty cache, the others reuse the
     # warm one (one cold case: each costs ~3 minutes of compiling on a cold machine)
