@@ -36,6 +36,7 @@ MODULES = [
     "rbm.training.dbm_pretraining",
     "rbm.training.dbn",
     "rbm.training.engine",
+    "rbm.training.negative_phases",
     "rbm.training.optimizers",
     "rbm.training.schedules",
     "rbm.training.tempering",

@@ -15,6 +15,7 @@ import numpy as np
 from .. import backend
 from ..backend import pt
 from ..validation import check_array, check_positive_int
+from .negative_phases import NegativePhase
 
 __all__ = ["ParallelTempering", "check_betas"]
 
@@ -48,7 +49,7 @@ def check_betas(tempering):
     return betas
 
 
-class ParallelTempering:
+class ParallelTempering(NegativePhase):
     """The state and the graph of the tempered negative phase for a binary :class:`rbm.RBM`.
 
     :class:`rbm.Trainer` builds one for ``tempering=...``.
@@ -69,6 +70,8 @@ class ParallelTempering:
     accepted, proposed : shared vectors (n_temperatures - 1,)
         Swaps per neighbour pair (float64, reset by :meth:`reset_counts`).
     """
+
+    persistent = True
 
     def __init__(self, model, betas, n_chains):
         self.model = model
@@ -151,6 +154,49 @@ class ParallelTempering:
                    self.accepted: self.accepted + pt.sum(swap, axis=1),
                    self.proposed: self.proposed + pt.cast(this_round[:, 0], "float64") * n_chains}
         return v[-1], updates
+
+    def build(self, model, k):
+        """(pseudo-likelihood, gradients at the beta = 1 replicas' visible states, updates): the trainer's step.
+
+        Parameters
+        ----------
+        model : RBM
+            The model this ladder was made for.
+        k : int >= 1
+            Gibbs steps per replica.
+
+        Returns
+        -------
+        tuple
+            The monitoring cost, one gradient per parameter of ``model.params``
+            and the ladder's, bit index's and generator's updates.
+        """
+        with model.drawing_from() as rng_updates:
+            chain_end, updates = self.negative_phase(k)
+        gradients = model.free_energy_gradients(chain_end)
+        cost = model.get_pseudo_likelihood_cost(updates)
+        updates.update(rng_updates)
+        return cost, gradients, updates
+
+    def epoch_begin(self, mode):
+        """Set the swap counts to zero, so that each epoch's record has its own swap rates.
+
+        Parameters
+        ----------
+        mode : str
+            The trainer's compile mode.
+        """
+        self.reset_counts(mode)
+
+    def epoch_record(self, record):
+        """Add ``swap_rates`` (per neighbour pair) to the epoch's ``record``.
+
+        Parameters
+        ----------
+        record : dict
+            The epoch's history record.
+        """
+        record["swap_rates"] = [float(rate) for rate in self.swap_rates()]
 
     def reset_counts(self, mode):
         """Set the swap counts to zero (at the start of each epoch).

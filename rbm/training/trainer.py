@@ -20,6 +20,7 @@ from ..validation import check_float, check_positive_int, check_seed
 from . import schedules
 from .centering import centered_gradients
 from .engine import TrainingDiverged, TrainingEngine, default_batches_per_call
+from .negative_phases import ContrastiveDivergence, NegativePhase, PersistentContrastiveDivergence
 from .optimizers import Optimizer, optimizer_from
 from .tempering import ParallelTempering
 
@@ -68,6 +69,11 @@ class Trainer(TrainingEngine):
         activation's mean).
     sparsity_cost : float >= 0, default 0.1
         The weight of that penalty.
+    negative_phase : rbm.training.negative_phases.NegativePhase, optional
+        Where the model statistics come from, instead of ``persistent`` and
+        ``tempering``: :class:`~rbm.training.negative_phases.ContrastiveDivergence`,
+        :class:`~rbm.training.negative_phases.PersistentContrastiveDivergence`
+        or a class of your own.
     mode : str
         "cpu", "gpu" or a PyTensor mode name (see :func:`rbm.backend.resolve_mode`).
     seed : int, optional
@@ -130,7 +136,7 @@ class Trainer(TrainingEngine):
                  batches_per_call: int | None = None, n_chains: int | None = None, centering: bool = False,
                  centering_rate: float = 0.01, tempering: int | ArrayLike | None = None,
                  optimizer: Optimizer | None = None, sparsity_target: float | None = None,
-                 sparsity_cost: float = 0.1) -> None:
+                 sparsity_cost: float = 0.1, negative_phase: NegativePhase | None = None) -> None:
         from ..models import RBM
 
         if not isinstance(model, RBM):
@@ -144,6 +150,13 @@ class Trainer(TrainingEngine):
             raise ValueError(f"parallel tempering is implemented for binary visible units, not {model.visible!r}")
         if tempering is not None and not persistent:
             raise ValueError("parallel tempering keeps persistent chains: it needs persistent=True")
+        if negative_phase is not None:
+            if not isinstance(negative_phase, NegativePhase):
+                raise TypeError("negative_phase must be an rbm.training.negative_phases.NegativePhase, "
+                                f"got {type(negative_phase).__name__}")
+            if tempering is not None or n_chains is not None:
+                raise ValueError("give the chains and temperatures through negative_phase, not tempering or n_chains")
+            persistent = negative_phase.persistent
         self.centering_rate = check_float(centering_rate, "centering_rate", low=0.0, high=1.0, low_inclusive=False)
         self.momentum = momentum
         self._init_schedules(learning_rate, optimizer_from(optimizer, momentum))
@@ -171,11 +184,14 @@ class Trainer(TrainingEngine):
         self._init_engine_state(model, model.n_visible_units)
         self._free_energy_fn = None
         dtype = model.dtype
-        #: the parallel-tempering ladder (None without tempering), else the plain persistent chains
-        self.tempering = None if tempering is None else ParallelTempering(model, tempering, self.n_chains)
-        self.persistent_chain = (backend.shared(np.zeros((self.n_chains, model.n_hidden)),
-                                                "persistent_chain", dtype)
-                                 if persistent and self.tempering is None else None)
+        #: where the model statistics come from (CD, PCD or a tempered ladder)
+        self._custom_negative_phase = negative_phase is not None
+        if negative_phase is None:
+            negative_phase = (ParallelTempering(model, tempering, self.n_chains) if tempering is not None
+                              else PersistentContrastiveDivergence() if persistent else ContrastiveDivergence())
+        self.negative_phase = negative_phase.bind(model, self.n_chains)
+        #: the parallel-tempering ladder (None without tempering)
+        self.tempering = self.negative_phase if isinstance(self.negative_phase, ParallelTempering) else None
         #: centering offsets mu and lambda (None without centering); set from the data by the first fit
         self.visible_offset = self.hidden_offset = None
         if centering:
@@ -197,14 +213,7 @@ class Trainer(TrainingEngine):
         """
         model = self.model
         dtype = model.dtype
-        if self.tempering is None:
-            cost, gradients, updates = model.get_cost_gradients(self.persistent_chain, self.k)
-        else:
-            with model.drawing_from() as rng_updates:
-                chain_end, updates = self.tempering.negative_phase(self.k)
-            gradients = model.free_energy_gradients(chain_end)
-            cost = model.get_pseudo_likelihood_cost(updates)
-            updates.update(rng_updates)
+        cost, gradients, updates = self.negative_phase.build(model, self.k)
         new_values = {}
         if self.centering:
             # Offsets move before the gradient is taken (Melchior et al.'s best variant, "dd^b_s").
@@ -220,9 +229,7 @@ class Trainer(TrainingEngine):
             gradients[:2] = self._sparsity_gradients(*gradients[:2])
         new_values.update(self._optimizer_updates(model.params, gradients))
         updates.update(new_values)
-        guarded = list(new_values) + ([self.persistent_chain] if self.persistent_chain is not None else [])
-        if self.tempering is not None:
-            guarded += list(self.tempering.state_variables.values())
+        guarded = list(new_values) + list(self.negative_phase.state_variables.values())
         return self._guarded(updates, cost, index, guarded), pt.cast(cost, "float64")
 
     def _sparsity_gradients(self, grad_W, grad_hbias):
@@ -322,13 +329,17 @@ class Trainer(TrainingEngine):
         backend.set_shared_data(self.hidden_offset, hidden_means.mean(axis=0).astype(self.model.dtype), self.mode)
         self._offsets_set = True
 
+    @property
+    def persistent_chain(self):
+        """The persistent chains' hidden states (shared, (n_chains, n_hidden)) under PCD, else None."""
+        return getattr(self.negative_phase, "chain", None)
+
     def _epoch_begin(self, first_batch):
-        if self.tempering is not None and first_batch == 0:
-            self.tempering.reset_counts(self.mode)
+        if first_batch == 0:
+            self.negative_phase.epoch_begin(self.mode)
 
     def _epoch_record(self, record):
-        if self.tempering is not None:
-            record["swap_rates"] = [float(rate) for rate in self.tempering.swap_rates()]
+        self.negative_phase.epoch_record(record)
 
     # ----------------------------------------------------------- checkpoints
     def _checkpoint_settings(self):
@@ -341,6 +352,7 @@ class Trainer(TrainingEngine):
                 "centering": self.centering_rate if self.centering else None,
                 "tempering": None if self.tempering is None else [float(b) for b in self.tempering.betas],
                 "optimizer": self.optimizer.describe(),
+                **({"negative_phase": repr(self.negative_phase)} if self._custom_negative_phase else {}),
                 **({} if self.sparsity_target is None else
                    {"sparsity": [self.sparsity_target, self.sparsity_cost]})}
 
@@ -350,12 +362,9 @@ class Trainer(TrainingEngine):
         # every array of the model, trained or not: a fixed sigma changes training as much as W does
         variables = dict(model._settable())
         variables.update({v.name: v for v in self.optimizer_state})
-        if self.persistent_chain is not None:
-            variables["persistent_chain"] = self.persistent_chain
+        variables.update(self.negative_phase.state_variables)
         if self.centering:
             variables.update(visible_offset=self.visible_offset, hidden_offset=self.hidden_offset)
-        if self.tempering is not None:
-            variables.update(self.tempering.state_variables)
         return variables
 
     def _checkpoint_scalars(self):
