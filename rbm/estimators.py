@@ -30,7 +30,7 @@ from .models import GaussianBernoulliRBM as GaussianModel
 from .training import Trainer
 from .validation import check_array
 
-__all__ = ["BernoulliRBM", "GaussianBernoulliRBM"]
+__all__ = ["BernoulliRBM", "GaussianBernoulliRBM", "automatic_mode", "AUTO_NUMBA_MAX_PRODUCT"]
 
 
 #: the float type the estimators train and keep their fitted arrays in, whatever the input's: a float32 and a
@@ -44,6 +44,47 @@ _TRAINING_DTYPE = np.float64
 _COMPILED_TRAINERS = collections.OrderedDict()
 _COMPILED_TRAINERS_LOCK = threading.Lock()
 _MAX_COMPILED_TRAINERS = 8
+#: mode="auto" trains with "NUMBA" up to this many multiply-adds in a minibatch's product with the weights
+#: (batch_size x n_features x n_components), with "cpu" above (see automatic_mode)
+AUTO_NUMBA_MAX_PRODUCT = 2 ** 18
+
+
+def automatic_mode(batch_size: int, n_features: int, n_components: int) -> str:
+    """The compile mode ``mode="auto"`` trains with: "NUMBA" for small minibatch products, else "cpu".
+
+    Why: a small model's fit is mostly fixed costs, and Numba's are lower:
+    no JAX import, and one compiled step for every data shape, where JAX
+    traces and compiles again for each new shape. Measured on the project's
+    2-core machine with other work running (benchmarks/bench_small.py,
+    benchmarks/results/bench_small.txt), for scikit-learn's digits
+    (10 x 64 x 100 = 64,000 multiply-adds): a first fit in a process, import
+    included, took 2.1 s with "NUMBA" against 3.3 s with "cpu", 2.2 s against
+    7.6 s for a number of hidden units not compiled before, about the same
+    (8.4 s, 7.6 s) for a new learning rate (both compile it) and a grid search
+    of 10 candidates x 5 folds (56 s, 61 s); per minibatch the two were within
+    the runs' noise (0.75x-1.5x). The exception is a first fit with empty compile
+    caches (30 s against 8 s): Numba's cache then fills once. Above 2**18
+    multiply-adds OpenBLAS runs the products on several threads and, with the
+    cores busy, "NUMBA"'s step was 4-8x slower than "cpu"'s (100 x 64 x 100,
+    10 x 784 x 500, 100 x 784 x 500), so larger models train with "cpu".
+
+    Parameters
+    ----------
+    batch_size, n_features, n_components : int
+
+    Returns
+    -------
+    str
+        ``"NUMBA"`` when ``batch_size * n_features * n_components`` is at most
+        ``AUTO_NUMBA_MAX_PRODUCT`` (2**18 = 262,144), else ``"cpu"``.
+
+    Examples
+    --------
+    >>> from rbm.estimators import automatic_mode
+    >>> automatic_mode(10, 64, 100), automatic_mode(20, 784, 500)
+    ('NUMBA', 'cpu')
+    """
+    return "NUMBA" if batch_size * n_features * n_components <= AUTO_NUMBA_MAX_PRODUCT else "cpu"
 
 
 def _numpy_generator(kind, value):
@@ -125,7 +166,7 @@ class _RBMEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         self
         """
         self._validate_params()
-        backend.resolve_mode(self.mode)  # an unknown mode (or one missing JAX) fails before anything changes
+        self._check_mode()  # an unknown mode (or one missing JAX) fails before anything changes
         X = self._validate_X(X, reset=True)
         self.random_state_ = check_random_state(self.random_state)
         self._start(X)
@@ -148,13 +189,24 @@ class _RBMEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         first = not hasattr(self, "components_")
         if first:
             self._validate_params()
-            backend.resolve_mode(self.mode)
+            self._check_mode()
         X = self._validate_X(X, reset=first)
         if first:
             self.random_state_ = check_random_state(self.random_state)
             self._start(X)
         self._train(X, 1)
         return self
+
+    def _check_mode(self):
+        """Refuse an unknown ``mode`` (or one whose backend is missing); "auto" picks between two installed ones."""
+        if self.mode.lower() != "auto":
+            backend.resolve_mode(self.mode)
+
+    def _training_mode(self):
+        """The compile mode of the next pass: ``mode``, or for "auto" what :func:`automatic_mode` picks."""
+        if self.mode.lower() == "auto":
+            return automatic_mode(self.batch_size, self.n_features_in_, self.n_components)
+        return self.mode
 
     def _validate_X(self, X, reset):
         X = validate_data(self, X, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32), reset=reset)
@@ -179,6 +231,7 @@ class _RBMEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         if n_passes == 0:
             return
         dense = np.asarray(X.toarray() if sp.issparse(X) else X, dtype=_TRAINING_DTYPE)
+        self.mode_ = self._training_mode()
         trainer, lock = self._compiled_trainer(min(self.batch_size, dense.shape[0]))
         done = []
 
@@ -203,7 +256,7 @@ class _RBMEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
 
     def _compiled_trainer(self, batch_size):
         """(trainer, lock) for minibatches of ``batch_size`` rows and this estimator's settings, compiled once."""
-        key = (type(self), self.mode, self.n_features_in_, self.n_components, batch_size, self.batch_size,
+        key = (type(self), self.mode_, self.n_features_in_, self.n_components, batch_size, self.batch_size,
                float(self.learning_rate), int(self.k), bool(self.persistent), float(self.momentum),
                float(self.weight_decay), *sorted(self._model_kwargs().items()))
         with _COMPILED_TRAINERS_LOCK:
@@ -213,7 +266,7 @@ class _RBMEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
                                           dtype=np.dtype(_TRAINING_DTYPE).name, **self._model_kwargs())
                 trainer = Trainer(model, learning_rate=self.learning_rate, k=self.k, persistent=self.persistent,
                                   batch_size=batch_size, n_chains=self.batch_size if self.persistent else None,
-                                  momentum=self.momentum, weight_decay=self.weight_decay, mode=self.mode)
+                                  momentum=self.momentum, weight_decay=self.weight_decay, mode=self.mode_)
                 _COMPILED_TRAINERS[key] = (trainer, threading.Lock())
                 while len(_COMPILED_TRAINERS) > _MAX_COMPILED_TRAINERS:
                     _COMPILED_TRAINERS.popitem(last=False)
@@ -347,8 +400,12 @@ class BernoulliRBM(_RBMEstimator):
     momentum : float in [0, 1), default=0
     weight_decay : float >= 0, default=0
         L2 penalty on the weights.
-    mode : str, default="cpu"
-        rbm's compile mode (:func:`rbm.backend.resolve_mode`).
+    mode : str, default="auto"
+        rbm's compile mode (:func:`rbm.backend.resolve_mode`), or "auto":
+        "NUMBA" for small models, "cpu" for large ones, by the rule of
+        :func:`automatic_mode` (batch_size x n_features x n_components up to
+        2**18: "NUMBA"); a seed then gives exactly what the picked mode gives
+        (``mode_`` names it).
 
     Attributes
     ----------
@@ -362,6 +419,8 @@ class BernoulliRBM(_RBMEstimator):
     n_iter_ : int
         Passes over the data so far.
     random_state_ : RandomState
+    mode_ : str
+        The compile mode the last pass trained with (``mode``, or what "auto" picked).
 
     Notes
     -----
@@ -392,7 +451,7 @@ class BernoulliRBM(_RBMEstimator):
     def __init__(self, n_components: int = 256, *, learning_rate: float = 0.1, batch_size: int = 10, n_iter: int = 10,
                  verbose: int = 0, random_state: int | np.random.RandomState | None = None, k: int = 1,
                  persistent: bool = True, momentum: float = 0.0, weight_decay: float = 0.0,
-                 mode: str = "cpu") -> None:
+                 mode: str = "auto") -> None:
         super().__init__(n_components, learning_rate=learning_rate, batch_size=batch_size, n_iter=n_iter,
                          verbose=verbose, random_state=random_state, k=k, persistent=persistent, momentum=momentum,
                          weight_decay=weight_decay, mode=mode)
@@ -481,7 +540,7 @@ class GaussianBernoulliRBM(_RBMEstimator):
 
     Attributes
     ----------
-    components_, intercept_hidden_, intercept_visible_, h_samples_, n_features_in_, n_iter_, random_state_
+    components_, intercept_hidden_, intercept_visible_, h_samples_, n_features_in_, n_iter_, random_state_, mode_
         As for :class:`BernoulliRBM` (its verbose line reports the mean squared
         reconstruction error).
     sigma_ : array (n_features,)
@@ -498,7 +557,7 @@ class GaussianBernoulliRBM(_RBMEstimator):
     def __init__(self, n_components: int = 256, *, learning_rate: float = 0.01, batch_size: int = 10,
                  n_iter: int = 10, verbose: int = 0, random_state: int | np.random.RandomState | None = None,
                  k: int = 1, persistent: bool = True, momentum: float = 0.0, weight_decay: float = 0.0,
-                 mode: str = "cpu", sigma: float | ArrayLike = 1.0, learn_sigma: bool = False) -> None:
+                 mode: str = "auto", sigma: float | ArrayLike = 1.0, learn_sigma: bool = False) -> None:
         super().__init__(n_components, learning_rate=learning_rate, batch_size=batch_size, n_iter=n_iter,
                          verbose=verbose, random_state=random_state, k=k, persistent=persistent, momentum=momentum,
                          weight_decay=weight_decay, mode=mode)

@@ -220,6 +220,7 @@ def _report(process):
     return json.loads(out.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # an end-to-end run: make test-slow (and .ci/run) runs it
 def test_compiled_code_is_reused_across_objects_and_processes(tmp_path):
     """A second Trainer of the same structure, in this process or another, loads the compiled step.
 
@@ -265,3 +266,102 @@ def test_cache_folder_can_be_set_and_cleared(tmp_path):
         assert backend.get_cache_dir() is None  # refused: unchanged
     finally:
         backend.set_cache_dir(previous)
+
+
+
+_LAZY_IMPORT_SCRIPT = """
+import json, sys
+import numpy as np
+import pytensor
+import rbm
+from rbm import backend
+
+def loaded():
+    return sorted(m for m in ("jax", "numba") if m in sys.modules)
+
+report = {"after import": loaded()}
+# compiled as a user would, with PyTensor itself: rbm's settings and patches must still apply
+x, y = backend.pt.vector("x", dtype="float64"), backend.pt.matrix("y", dtype="float32")
+first = pytensor.function([x, y], [2 * x, backend.pt.sum(y, axis=0)], mode=backend.resolve_mode("cpu"))
+import jax
+
+report["after a cpu function"] = loaded()
+report["x64"] = bool(jax.config.jax_enable_x64)
+report["cache"] = [jax.config.jax_compilation_cache_dir, backend.get_cache_dir()]
+report["outputs"] = [[np.asarray(out).dtype.name, np.asarray(out).tolist()]
+                     for out in first([1.0, 2.5], np.ones((2, 3), dtype=np.float32))]
+pytensor.function([y], y.T, mode="NUMBA")
+from pytensor.link.numba.dispatch.basic import numba_funcify_default_op_cache_key
+from pytensor.tensor.elemwise import DimShuffle
+
+report["after a NUMBA function"] = loaded()
+report["transpose from"] = numba_funcify_default_op_cache_key.dispatch(DimShuffle).__module__
+print(json.dumps(report))
+"""
+
+
+def test_import_rbm_leaves_jax_and_numba_until_a_function_needs_them(tmp_path):
+    """`import rbm` took 2 s, 1.4 s of it importing JAX and Numba: they now come with the first function.
+
+    Under floatX=float32, PyTensor's JAX backend turns JAX's 64-bit mode off when it
+    is imported; a function compiled with PyTensor itself must still find it on (its
+    float64 output stays float64), rbm's JAX patch (a float32 sum stays float32) and
+    JAX's compilation cache in rbm's folder; a Numba function gets rbm's Numba patches.
+    """
+    pytest.importorskip("jax")
+    pytest.importorskip("numba")
+    import json
+    import os
+
+    environment = dict(os.environ, PYTENSOR_FLAGS="floatX=float32", RBM_CACHE_DIR=str(tmp_path))
+    run = subprocess.run([sys.executable, "-c", _LAZY_IMPORT_SCRIPT], capture_output=True, text=True,
+                         env=environment, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert report["after import"] == []
+    assert report["after a cpu function"] == ["jax"]  # JAX only: the Numba backend was not needed
+    assert report["x64"] is True
+    assert report["cache"] == [str(tmp_path / "jax"), str(tmp_path)]
+    assert report["outputs"] == [["float64", [2.0, 5.0]], ["float32", [2.0, 2.0, 2.0]]]
+    assert report["after a NUMBA function"] == ["jax", "numba"]
+    assert report["transpose from"] == "rbm.backend.patches"
+
+
+def test_a_cpu_function_compiles_once_whatever_its_shared_values_were_set_from():
+    """Values set from numpy between calls (a counter, a generator's key) made JAX compile the function again.
+
+    Each new kind of input (numpy, or a JAX array committed to a device or not)
+    is a new JAX signature: the estimators' first two fits compiled the training
+    step three times (6 s each with an empty disk cache). The step's lowerings are
+    counted from JAX's own events; the values are checked against plain arithmetic.
+    """
+    pytest.importorskip("jax")
+    import jax
+    import numpy as np
+
+    x = backend.pytensor.shared(np.zeros(3), name="x")
+    backend.set_shared_data(x, np.zeros(3), "cpu")  # on the CPU device, as the trainer puts its data
+    counter = backend.pytensor.shared(np.int64(0), name="counter")
+    rng = backend.shared_rng(0)
+    draw = backend.ptr.uniform(size=(3,), rng=rng, return_next_rng=True)
+    step = backend.compile_function([], draw[1], updates={x: x + 1, counter: counter + 1, rng: draw[0]},
+                                    mode="cpu")
+    lowerings = []
+
+    def count(event, duration, fun_name="", **kwargs):
+        if event == "/jax/core/compile/jaxpr_to_mlir_module_duration" and "funcified_fgraph" in fun_name:
+            lowerings.append(fun_name)  # the step's, not the small jits of jnp.asarray
+
+    jax.monitoring.register_event_duration_secs_listener(count)
+    try:
+        step()
+        step()  # now every shared input holds the function's own output
+        x.set_value(np.full(3, 10.0))
+        counter.set_value(np.int64(5))
+        backend.set_jax_rng_key(step, rng, np.array([0, 7], dtype=np.uint32))
+        step()
+    finally:
+        jax.monitoring.unregister_event_duration_listener(count)
+    assert len(lowerings) == 1
+    np.testing.assert_array_equal(np.asarray(x.get_value()), [11.0, 11.0, 11.0])
+    assert int(counter.get_value()) == 6

@@ -270,3 +270,19 @@ def test_bad_input_gets_a_clear_error():
     with pytest.raises(ValueError, match="unknown mode 'fast'"):
         unknown_mode.fit(X)
     assert not hasattr(unknown_mode, "components_")  # refused before anything changed
+
+
+def test_auto_mode_trains_exactly_as_the_mode_it_picks():
+    """mode="auto" (the default): "NUMBA" up to 2**18 multiply-adds in a minibatch's product with W, else "cpu".
+
+    The pick is all it changes: the fit is the picked mode's, array for array.
+    """
+    assert BernoulliRBM().mode == GaussianBernoulliRBM().mode == "auto"
+    # batch_size x n_features x n_components: 10 x 64 x 409 = 261,760 <= 262,144 < 10 x 64 x 410 = 262,400
+    assert estimators.automatic_mode(10, 64, 409) == "NUMBA" and estimators.automatic_mode(10, 64, 410) == "cpu"
+    X, _ = digits(100)
+    for batch_size, n_components, mode, picked in ((10, 5, "auto", "NUMBA"), (100, 41, "AUTO", "cpu")):
+        settings = dict(n_components=n_components, batch_size=batch_size, n_iter=1, random_state=0)
+        automatic = BernoulliRBM(**settings, mode=mode).fit(X)
+        assert automatic.mode_ == picked, (batch_size * 64 * n_components, picked)
+        assert_same_fit(automatic, BernoulliRBM(**settings, mode=picked).fit(X))

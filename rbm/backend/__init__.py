@@ -9,10 +9,16 @@ turn ``log(sigmoid(x))`` into ``-softplus(-x)`` and fuse element-wise work)
 live in ``etuples``, which needs ``packaging``. Without it PyTensor does not
 fail: it silently skips those rewrites, so costs overflow to -inf/NaN and graphs
 run about three times slower. We refuse to start in that state.
+
+JAX and Numba are imported only when a function of their backend is first
+built (rbm's patches, JAX's 64-bit mode and its compiled-code cache are set
+then; see the end of this module), which keeps ``import rbm`` short.
 """
+import functools
 import importlib.util
 import os
 import shutil
+import sys
 import warnings
 
 import numpy as np
@@ -30,6 +36,7 @@ for _module, _why in (
 
 import pytensor  # noqa: E402  (imported only after the checks above)
 import pytensor.link.jax.linker  # noqa: E402  (needs no JAX until a JAX function is built)
+import pytensor.link.numba.linker  # noqa: E402  (needs no Numba until a Numba function is built)
 import pytensor.tensor as pt  # noqa: E402
 import pytensor.tensor.random as ptr  # noqa: E402
 
@@ -48,13 +55,7 @@ from .patches import (  # noqa: E402
 # IEEE-exact arithmetic makes results independent of the cache.
 pytensor.config.numba__fastmath = False
 
-if importlib.util.find_spec("numba") is not None:
-    numba_transpose_as_view()
-    numba_sigmoid_in_input_precision()
-register_static_length_slices()
-if importlib.util.find_spec("jax") is not None:
-    # at import, so that functions users compile themselves with a JAX mode get them too
-    fix_jax_dispatch()
+register_static_length_slices()  # a rewrite: registered now, before any graph is rewritten (imports nothing)
 
 __all__ = ["get_floatx", "set_floatx", "resolve_mode", "compile_function",
            "shared", "shared_rng", "as_floatx", "MODE_ALIASES"]
@@ -220,8 +221,23 @@ class CPUJAXLinker(pytensor.link.jax.linker.JAXLinker):
 
         compiled = super().jit_compile(fn)
         cpu = jax.devices("cpu")[0]
+        # The inputs the function updates (shared variables) get its outputs, CPU arrays, as their next
+        # values. JAX compiles again for every new combination of input kinds (numpy or JAX, committed to a
+        # device or not), so such an input set from numpy between calls (a generator's key, a counter) made
+        # the training step compile three times in a process's first two fits (measured: 6 s each with an
+        # empty disk cache). They are put on the CPU first, so that every call has the same kinds.
+        updated = sorted(set((self.fgraph.update_mapping or {}).values()) - set(self.scalar_shape_inputs))
+
+        def on_cpu(value):
+            if all(isinstance(leaf, jax.Array) and leaf.committed for leaf in jax.tree_util.tree_leaves(value)):
+                return value
+            return jax.device_put(value, cpu)
 
         def run_on_cpu(*args):
+            if updated:
+                args = list(args)
+                for i in updated:
+                    args[i] = on_cpu(args[i])
             with jax.default_device(cpu):
                 return compiled(*args)
 
@@ -391,7 +407,7 @@ def set_cache_dir(path):
     if path is not None and not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"the cache folder must be a path or None, got {type(path).__name__}")
     _cache_dir = None if path is None else os.fspath(path)
-    if importlib.util.find_spec("jax") is not None:
+    if "jax" in sys.modules:  # else JAX reads it when rbm or PyTensor first builds a JAX function
         _use_jax_disk_cache()
 
 
@@ -460,10 +476,6 @@ def compile_function(inputs, outputs, updates=None, givens=None, mode="cpu", nam
     array([2., 5.])
     """
     mode = resolve_mode(mode)
-    if isinstance(mode.linker, pytensor.link.jax.linker.JAXLinker):
-        fix_jax_dispatch()
-        use_jax_64_bit_types()
-        _use_jax_disk_cache()
     if nested_scan:
         mode = mode.excluding("scan_sit_sot_to_untraced")
     with warnings.catch_warnings():
@@ -665,8 +677,47 @@ __all__ += ["check_dtype", "use_jax_64_bit_types", "get_cache_dir", "set_cache_d
             "set_default_update", "static_slice_length", "is_rng", "is_shared", "jax_rng_key", "set_jax_rng_key",
             "runs_on_gpu", "CPUJAXLinker", "pt", "ptr", "pytensor"]
 
-if importlib.util.find_spec("jax") is not None:
-    # at import too, so that functions users compile themselves under any floatX compute in their own dtypes
-    # and find the compiled-code cache
+
+# ------------------------------------------------------------ configured on first use
+# Importing JAX (with ml_dtypes) and Numba took 1.4 of the 2.0 s of `import rbm` (measured with
+# `python -X importtime -c 'import rbm'` on the 2-core machine), so neither is imported here. Every JAX or
+# Numba function PyTensor builds, rbm's and those users compile themselves with pytensor.function, goes
+# through its linker's fgraph_convert, which imports that backend's dispatch code: rbm's patches and
+# settings are applied there, just before, once.
+
+
+def _prepare_jax():
+    """rbm's JAX patches, 64-bit mode and compiled-code cache; run before any JAX function is built."""
+    fix_jax_dispatch()
     use_jax_64_bit_types()
     _use_jax_disk_cache()
+
+
+_numba_patched = False
+
+
+def _prepare_numba():
+    """rbm's patches to PyTensor's Numba dispatch (once); run before any Numba function is built."""
+    global _numba_patched
+    if not _numba_patched:
+        numba_transpose_as_view()
+        numba_sigmoid_in_input_precision()
+        _numba_patched = True
+
+
+def _prepare_before_converting(linker_class, prepare):
+    """Make ``linker_class.fgraph_convert`` call ``prepare()`` first (once per class, even on a reload)."""
+    convert = linker_class.fgraph_convert
+    convert = getattr(convert, "_rbm_original", convert)
+
+    @functools.wraps(convert)
+    def fgraph_convert(self, *args, **kwargs):
+        prepare()
+        return convert(self, *args, **kwargs)
+
+    fgraph_convert._rbm_original = convert
+    linker_class.fgraph_convert = fgraph_convert
+
+
+_prepare_before_converting(pytensor.link.jax.linker.JAXLinker, _prepare_jax)
+_prepare_before_converting(pytensor.link.numba.linker.NumbaLinker, _prepare_numba)

@@ -1,7 +1,9 @@
 """Gaps in PyTensor 3.0.7's Numba and JAX backends that rbm patches, each with the measurement behind it.
 
-Only :mod:`rbm.backend` imports this module and applies the patches (when it
-is imported), so PyTensor is still configured in one place.
+Only :mod:`rbm.backend` imports this module and applies the patches: the
+rewrite when it is imported, the Numba and JAX ones just before PyTensor
+builds its first function of that backend (so that ``import rbm`` imports
+neither Numba nor JAX), so PyTensor is still configured in one place.
 """
 import numpy as np
 import pytensor.tensor as pt
