@@ -102,6 +102,19 @@ class ContrastiveDivergence(NegativePhase):
     """CD-k: k Gibbs steps from the minibatch itself; the reconstruction cost is monitored."""
 
     def build(self, model, k):
+        """The model's CD-k graph (:meth:`rbm.RBM.get_cost_gradients` without chains).
+
+        Parameters
+        ----------
+        model : RBM
+        k : int >= 1
+            Gibbs steps.
+
+        Returns
+        -------
+        tuple
+            (monitoring cost, gradients of ``model.params``, updates).
+        """
         return model.get_cost_gradients(None, k)
 
     def __repr__(self):
@@ -129,15 +142,42 @@ class PersistentContrastiveDivergence(NegativePhase):
         self.chain = None
 
     def bind(self, model, n_chains):
+        """Make the chains: ``self.n_chains`` of them, or ``n_chains`` when that is None.
+
+        Parameters
+        ----------
+        model : RBM
+        n_chains : int
+            The trainer's chain count.
+
+        Returns
+        -------
+        PersistentContrastiveDivergence
+            ``self``, with :attr:`chain` made (zeros).
+        """
         n_chains = self.n_chains or n_chains
         self.chain = backend.shared(np.zeros((n_chains, model.n_hidden)), "persistent_chain", model.dtype)
         return self
 
     def build(self, model, k):
+        """The model's PCD-k graph on :attr:`chain` (:meth:`rbm.RBM.get_cost_gradients`).
+
+        Parameters
+        ----------
+        model : RBM
+        k : int >= 1
+            Gibbs steps.
+
+        Returns
+        -------
+        tuple
+            (monitoring cost, gradients of ``model.params``, updates).
+        """
         return model.get_cost_gradients(self.chain, k)
 
     @property
     def state_variables(self):
+        """``{"persistent_chain": chain}``."""
         return {"persistent_chain": self.chain}
 
     def __repr__(self):
