@@ -22,11 +22,16 @@ demo-dbn: $(STAMP)
 # Two workers (one per core of the CI machine); each test file runs in one worker, so the compiled
 # functions its module-scoped fixtures share are compiled once. `make test` leaves out the end-to-end
 # runs marked slow (examples, subprocesses, packaging); `make test-slow` runs them, `make test-all` both.
+# One BLAS thread per worker: two workers already fill the two cores, and with the environment's OpenBLAS
+# threads a 10 x 784 x 500 Numba step took 26.4 ms instead of 4.3 ms on the busy 2-core machine
+# (benchmarks/results/bench_small.txt, "time per minibatch by model size").
+TEST_ENV := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=20 -m "not slow" $(ARGS)
+	$(TEST_ENV) $(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=20 -m "not slow" $(ARGS)
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist load --durations=10 -m slow $(ARGS)
+	$(TEST_ENV) $(BIN)/python -m pytest -q -n 2 --dist load --durations=10 -m slow $(ARGS)
 
 test-all: test test-slow
 
