@@ -241,3 +241,106 @@ def test_bad_layers_and_data_are_refused():
     with pytest.raises(TypeError, match="pseudo-likelihood"):
         model.get_pseudo_likelihood_cost({})
     assert Bernoulli() == Bernoulli() and Categorical(3) != Categorical(4)
+
+
+# ------------------------------------------------------------------------------ draws, monitoring, base models
+def test_categorical_draws_invert_the_cumulative_probabilities():
+    """Given its uniform u, a group's draw is the first category k with u < p_0 + ... + p_k, in both layouts.
+
+    The means of the first group sum to 0.99, as rounding can leave them a little under 1: a u above
+    their sum must still draw the last category, never leave the group all zero. Then real draws:
+    one-hot rows whose category frequencies, over 20,000 rows, lie within 5 standard errors of p(v | h).
+    """
+    layer = Categorical(K).bind(2, "float64")
+    group_means = np.array([[0.2, 0.3, 0.49], [0.5, 0.25, 0.25]])  # (variable, category)
+    u = np.array([0.0, 0.19, 0.2, 0.49, 0.5, 0.989, 0.995, 0.9999])
+    means = np.tile(group_means.ravel(), (len(u), 1))  # one row per u, the same u for both groups
+    # the inverse cumulative distribution, the last cumulative probability taken as 1
+    cumulative = np.cumsum(group_means, axis=1)
+    cumulative[:, -1] = 1.0
+    expected_codes = (u[:, None, None] >= cumulative[None, :, :]).sum(axis=2)  # (rows, variable)
+    expected = np.eye(K)[expected_codes].reshape(len(u), 2 * K)
+    mean = pt.matrix("mean", dtype="float64")
+    rows_uniform = pt.as_tensor(np.repeat(u[:, None, None], 2, axis=1))  # (rows, variable, 1)
+    columns_uniform = pt.as_tensor(np.repeat(u[None, None, :], 2, axis=0))  # (variable, 1, columns)
+    by_rows = layer.sample(mean, lambda shape: rows_uniform, None)
+    by_columns = layer.sample(mean.T, lambda shape: columns_uniform, None, unit_axis=0)
+    got_rows, got_columns = backend.compile_function([mean], [by_rows, by_columns], mode="FAST_COMPILE")(means)
+    np.testing.assert_array_equal(got_rows, expected)
+    np.testing.assert_array_equal(got_columns.T, expected)
+
+    model = categorical_model(n_visible=2, n_hidden=3, seed=7)
+    W, _, b = params(model)
+    h = pt.matrix("h", dtype="float64")
+    draw = backend.compile_function([h], model.sample_v_given_h(h)[2], mode="FAST_COMPILE")
+    hidden = np.tile([[1.0, 0.0, 1.0]], (20000, 1))
+    samples = draw(hidden)
+    assert set(np.unique(samples)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(samples.reshape(-1, 2, K).sum(axis=2), 1)
+    activation = (hidden[0] @ W.T + b).reshape(2, K)
+    p = np.exp(activation - logsumexp(activation, axis=1, keepdims=True)).ravel()
+    np.testing.assert_allclose(samples.mean(axis=0), p, atol=5 * np.sqrt(0.25 / 20000))
+
+
+def test_categorical_cd_monitors_the_log_probability_of_the_mean_field_reconstruction():
+    """CD's monitored cost: mean over rows of sum over observed variables of log softmax(a)_(x's category),
+    a = p(h | x) W^T + b, written out in numpy; row 1 has variable 2 missing."""
+    model = categorical_model(n_visible=3, n_hidden=4, seed=8)
+    W, c, b = params(model)
+    data = np.zeros((3, 3 * K))
+    data[0, [0, K + 1, 2 * K + 2]] = 1
+    data[1, [2, K]] = 1
+    data[2, [1, K + 2, 2 * K]] = 1
+    cost, _, _ = model.get_cost_gradients(k=1)
+    got = backend.compile_function([model.input], cost, mode="FAST_COMPILE")(data)
+    activation = (1 / (1 + np.exp(-(data @ W + c))) @ W.T + b).reshape(3, 3, K)
+    log_softmax = activation - logsumexp(activation, axis=2, keepdims=True)
+    assert got == pytest.approx(np.mean(np.sum(data.reshape(3, 3, K) * log_softmax, axis=(1, 2))), rel=1e-12)
+
+
+@pytest.mark.parametrize("layer", [Bernoulli(), Categorical(K), Gaussian(sigma=np.array([0.5, 1.5]))], ids=repr)
+def test_base_models_match_the_data_marginals_and_brute_force_log_z(layer):
+    """AIS's base model (no weights) from training rows: its marginals are the rows' unit means (binary) or
+    each variable's category frequencies among its observed values (categorical), its log Z is the sum
+    over every state (a grid integral for Gaussian units), and its draws follow it.
+
+    20,000 draws: the total variation to the exact distribution lies under tv_threshold; Gaussian draws'
+    means within 5 standard errors.
+    """
+    layer = layer.bind(2, "float64")
+    rng = np.random.default_rng(9)
+    n_draws = 20000
+    if isinstance(layer, Gaussian):
+        sigma = np.array([0.5, 1.5])
+        with pytest.raises(ValueError, match="base_rate must be None"):
+            layer.base_bias_from_data(rng.normal(size=(5, 2)))
+        np.testing.assert_array_equal(layer.base_bias_from_data(None), 0)
+        grid = np.linspace(-20, 20, 40001)
+        vbias = np.array([0.3, -1.0])
+        integrals = [np.log(np.exp(-(grid - b) ** 2 / (2 * s ** 2)).sum() * (grid[1] - grid[0]))
+                     for b, s in zip(vbias, sigma)]
+        assert layer.base_log_partition(np.zeros(2)) == pytest.approx(sum(integrals), abs=1e-9)
+        draws = layer.sample_base(np.zeros(2), vbias, n_draws, rng)
+        assert np.all(np.abs(draws.mean(axis=0) - vbias) < 5 * sigma / np.sqrt(n_draws))
+        np.testing.assert_allclose(draws.std(axis=0), sigma, rtol=0.03)
+        return
+    if isinstance(layer, Bernoulli):
+        data = (rng.random((200, 2)) < [0.2, 0.7]).astype(float)
+        states = hidden_states(2)  # every binary pair
+        marginals = data.mean(axis=0)
+    else:
+        codes = rng.choice(K, size=(200, 2), p=[0.6, 0.3, 0.1])
+        data = np.eye(K)[codes].reshape(200, 2 * K)
+        data[:50, :K] = 0  # variable 0 missing in 50 rows: its frequencies are among the other 150
+        states = one_hot_states(2, K)
+        grouped = data.reshape(200, 2, K)
+        marginals = (grouped.sum(axis=0) / grouped.sum(axis=(0, 2))[:, None]).ravel()
+    base_bias = layer.base_bias_from_data(data)
+    log_weights = states @ base_bias
+    p = np.exp(log_weights - logsumexp(log_weights))
+    np.testing.assert_allclose(p @ states, marginals, atol=1e-4)  # counts + 1e-3 (clipping: no mean is extreme)
+    assert layer.base_log_partition(base_bias) == pytest.approx(logsumexp(log_weights), rel=1e-12)
+    draws = layer.sample_base(base_bias, np.zeros(layer.units), n_draws, rng)
+    matches = (draws[:, None, :] == states[None, :, :]).all(axis=2)
+    np.testing.assert_array_equal(matches.sum(axis=1), 1)  # every draw is one of the layer's states
+    assert total_variation(matches.argmax(axis=1), p) < tv_threshold(n_draws, len(states))

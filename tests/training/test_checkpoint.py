@@ -238,3 +238,39 @@ def test_a_checkpoint_resumes_only_in_the_mode_that_wrote_it(tmp_path):
     assert trainer.history == []
     for name, value in trainer.model.get_params().items():
         np.testing.assert_array_equal(value, before[name])
+
+
+def test_resume_continues_the_monitored_costs_and_the_bit_index(tmp_path):
+    """PCD monitors the pseudo-likelihood of one bit per minibatch, bit i + 1 after bit i, modulo n_visible:
+    resumed after 2 epochs (12 minibatches: bit 3 next), a 4-epoch run reports the costs of the
+    uninterrupted run and ends at bit 24 mod 9 = 6."""
+    path = tmp_path / "c.npz"
+    make_trainer().fit(BARS, epochs=2, checkpoint=path, verbose=False)
+    with np.load(path) as archive:
+        assert int(archive["bit_i_idx"]) == 12 % 9
+    resumed = make_trainer()
+    history = resumed.fit(BARS, epochs=4, resume=path, verbose=False)
+    straight = make_trainer()
+    expected = straight.fit(BARS, epochs=4, verbose=False)
+    assert [r["cost"] for r in history] == [r["cost"] for r in expected]
+    assert int(resumed.model.bit_i_idx.get_value()) == int(straight.model.bit_i_idx.get_value()) == 24 % 9
+
+
+def test_adam_resume_matches_uninterrupted(tmp_path):
+    """Adam's step count and moments come back from the checkpoint: the resumed run ends as the straight one,
+    after 4 epochs of 6 minibatches (Adam's step count 24)."""
+    from rbm.training.optimizers import Adam
+
+    path = tmp_path / "c.npz"
+    settings = dict(momentum=0.0, optimizer=Adam(), learning_rate=0.01)
+    make_trainer(**settings).fit(BARS, epochs=2, checkpoint=path, verbose=False)
+    resumed = make_trainer(**settings)
+    history = resumed.fit(BARS, epochs=4, resume=path, verbose=False)
+    straight = make_trainer(**settings)
+    expected = straight.fit(BARS, epochs=4, verbose=False)
+    for name, value in straight.model.get_params().items():
+        np.testing.assert_array_equal(resumed.model.get_params()[name], value, err_msg=name)
+    assert float(resumed.optimizer_state[0].get_value()) == 24
+    for got, want in zip(resumed.optimizer_state, straight.optimizer_state):
+        np.testing.assert_array_equal(np.asarray(got.get_value()), np.asarray(want.get_value()), err_msg=got.name)
+    assert [r["cost"] for r in history] == [r["cost"] for r in expected]

@@ -3,11 +3,13 @@
 The model is test_trainer's saturated one: its chains end at a known visible state whatever the
 draws, so each CD gradient is exactly computable (reference.cd_gradients) and non-zero.
 """
+import re
+
 import numpy as np
 import pytest
 from scipy.special import expit
 
-from rbm import DBM, Trainer
+from rbm import DBM, Trainer, TrainingDiverged
 from rbm.training import DBMTrainer
 from rbm.training.optimizers import SGD, Adam, Momentum
 
@@ -89,3 +91,45 @@ def test_dbm_trainer_takes_the_engines_optimizers():
         Trainer(saturated_model(), optimizer="adam")
     with pytest.raises(ValueError, match="sparsity_target"):
         Trainer(saturated_model(), sparsity_target=1.0)
+
+
+@pytest.mark.parametrize("optimizer", [Momentum(0.5), Adam()], ids=repr)
+def test_divergence_leaves_the_optimizer_state_at_its_last_finite_value(optimizer):
+    """A learning rate of 1e308 with weight decay 10: lr (g + 10 W) overflows W's update while the step's
+    cost (computed before the update) is still finite. Training stops at the first minibatch whose update
+    is not finite, and the parameters and the optimizer's state (velocities; Adam's step and moments) are
+    those after the minibatches before it, replayed in numpy: nothing non-finite is kept."""
+    learning_rate, weight_decay = 1e308, 10.0
+    model = saturated_model()
+    before = [p.get_value().copy() for p in model.params]
+    trainer = Trainer(model, learning_rate=learning_rate, k=1, persistent=False, batch_size=5,
+                      weight_decay=weight_decay, optimizer=optimizer, mode="FAST_COMPILE", seed=0)
+    with pytest.raises(TrainingDiverged, match="epoch 0, minibatch") as raised:
+        trainer.fit(STEP_DATA, epochs=1, verbose=False)
+    healthy_steps = int(re.search(r"minibatch (\d+)", str(raised.value)).group(1))
+    assert healthy_steps < 3
+
+    def with_weight_decay(batch, params, gradients):
+        return [gradients[0] + weight_decay * params[0], *gradients[1:]]
+
+    batches = STEP_DATA.reshape(3, 5, 4)[:healthy_steps]
+    if isinstance(optimizer, Adam):
+        params, means, squares = numpy_adam([p.copy() for p in before], batches, learning_rate,
+                                            transform=with_weight_decay)
+        expected_state = [np.array(float(healthy_steps)), *means, *squares]
+    else:
+        params, velocities = [p.copy() for p in before], [np.zeros_like(p) for p in before]
+        for batch in batches:
+            gradients = with_weight_decay(batch, params, reference.cd_gradients(
+                batch, np.tile(CHAIN_END, (5, 1)), *params))
+            velocities = [0.5 * v - learning_rate * g for v, g in zip(velocities, gradients)]
+            params = [p + v for p, v in zip(params, velocities)]
+        expected_state = velocities
+    for got, want in zip(model.params, params):
+        assert np.all(np.isfinite(got.get_value()))
+        np.testing.assert_allclose(got.get_value(), want, rtol=1e-9, atol=1e-13)
+    assert len(trainer.optimizer_state) == len(expected_state)
+    for variable, want in zip(trainer.optimizer_state, expected_state):
+        got = np.asarray(variable.get_value())
+        assert np.all(np.isfinite(got)), variable.name
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-13, err_msg=variable.name)
