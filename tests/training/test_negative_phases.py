@@ -15,6 +15,9 @@ class FixedChainEnd(NegativePhase):
     def __init__(self, v):
         self.v = v
 
+    def __repr__(self):  # the test id: the same in every xdist worker
+        return "FixedChainEnd()"
+
     def build(self, model, k):
         chain_end = pt.as_tensor_variable(np.tile(self.v, (5, 1)).astype(model.dtype))
         mean_field_reconstruction = model.propdown(model.propup(model.input)[1])[0]
