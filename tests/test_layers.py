@@ -344,3 +344,17 @@ def test_base_models_match_the_data_marginals_and_brute_force_log_z(layer):
     matches = (draws[:, None, :] == states[None, :, :]).all(axis=2)
     np.testing.assert_array_equal(matches.sum(axis=1), 1)  # every draw is one of the layer's states
     assert total_variation(matches.argmax(axis=1), p) < tv_threshold(n_draws, len(states))
+
+
+def test_categorical_reconstruction_cost_is_finite_at_extreme_activations(mode):
+    """The compiled cost takes each group's log-softmax without overflow: activations of +-1000 give the exact
+    finite value (a group whose observed category has activation a and the others b contributes
+    a - logsumexp(a, b, b)), in every mode."""
+    model = categorical_model(n_visible=2, n_hidden=2)
+    activation = pt.matrix("activation", dtype="float64")
+    cost = backend.compile_function([model.input, activation], model.get_reconstruction_cost({}, activation),
+                                    mode=mode)
+    x = np.array([[1.0, 0, 0, 0, 1, 0]])
+    a = np.array([[-1000.0, 1000, 1000, 1000, -1000, 0]])
+    expected = (-1000 - logsumexp([-1000, 1000, 1000])) + (-1000 - logsumexp([1000, -1000, 0]))
+    assert cost(x, a) == pytest.approx(expected, rel=1e-12)

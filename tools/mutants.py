@@ -426,8 +426,10 @@ MUTANTS = [
            "Categorical.sample_base: the inverse cumulative distribution read backwards",
            [BASE_MODELS, CATEGORICAL_AIS]),
     mutant("units-categorical-reconstruction-wrong-axis", UNITS_PY,
-           "log_softmax = grouped - pt.logsumexp(grouped, axis=2, keepdims=True)",
-           "log_softmax = grouped - pt.logsumexp(grouped, axis=1, keepdims=True)",
+           "shifted = grouped - pt.max(grouped, axis=2, keepdims=True)\n"
+           "        log_softmax = shifted - pt.log(pt.sum(pt.exp(shifted), axis=2, keepdims=True))",
+           "shifted = grouped - pt.max(grouped, axis=1, keepdims=True)\n"
+           "        log_softmax = shifted - pt.log(pt.sum(pt.exp(shifted), axis=1, keepdims=True))",
            "Categorical.reconstruction_cost: log-softmax over the variables instead of the categories",
            [CATEGORICAL_MONITOR]),
     mutant("units-bernoulli-base-bias-sign", UNITS_PY,
