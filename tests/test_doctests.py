@@ -16,6 +16,7 @@ MODULES = [
     "rbm",
     "rbm.backend",
     "rbm.backend.patches",
+    "rbm.backend.reuse",
     "rbm.datasets",
     "rbm.dbm_evaluation",
     "rbm.estimators",

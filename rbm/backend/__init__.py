@@ -47,6 +47,7 @@ from .patches import (  # noqa: E402
     register_static_length_slices,
     static_slice_length,
 )
+from .reuse import FunctionCache, compiled_function_count, copy_function, count_compilation  # noqa: E402
 
 # Numba's fast-math lets LLVM reassociate floating-point sums differently when a
 # function is compiled fresh and when it is loaded from PyTensor's cache, so the
@@ -476,6 +477,7 @@ def compile_function(inputs, outputs, updates=None, givens=None, mode="cpu", nam
     array([2., 5.])
     """
     mode = resolve_mode(mode)
+    count_compilation(name)
     if nested_scan:
         mode = mode.excluding("scan_sit_sot_to_untraced")
     with warnings.catch_warnings():
@@ -675,7 +677,8 @@ def is_rng(variable):
 
 __all__ += ["check_dtype", "use_jax_64_bit_types", "get_cache_dir", "set_cache_dir", "clear_cache", "CACHE_MAX_BYTES",
             "set_default_update", "static_slice_length", "is_rng", "is_shared", "jax_rng_key", "set_jax_rng_key",
-            "runs_on_gpu", "CPUJAXLinker", "pt", "ptr", "pytensor"]
+            "runs_on_gpu", "CPUJAXLinker", "FunctionCache", "compiled_function_count", "copy_function",
+            "pt", "ptr", "pytensor"]
 
 
 # ------------------------------------------------------------ configured on first use

@@ -68,7 +68,8 @@ class DBMTrainer(TrainingEngine):
     seed : int, optional
         Re-seeds the model's generator and draws the chains' first states.
     batches_per_call : int >= 1, optional
-        Updates per compiled call; 50 on a GPU, 1 on a CPU by default.
+        Updates per compiled call; 50 on a GPU, 1 on a CPU by default. The
+        updates do not depend on it (see :class:`rbm.Trainer`).
     optimizer : rbm.training.optimizers.Optimizer, optional
         :class:`~rbm.training.optimizers.Momentum` from ``momentum`` by
         default; :class:`~rbm.training.optimizers.Adam` or

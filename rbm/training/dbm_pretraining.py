@@ -26,6 +26,7 @@ engine; :func:`pretrain_dbm` trains the stack bottom up and writes the result
 into a :class:`rbm.DBM`.
 """
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -121,6 +122,19 @@ class ModifiedRBM(RBM):
                          seed=seed, dtype=dtype)
         self.double_up = double_up
         self.double_down = double_down
+
+    #: its own kind: a checkpoint of its training is not a plain RBM's
+    FILE_KIND = "rbm.ModifiedRBM"
+
+    def get_settings(self) -> dict[str, Any]:
+        """The doubling, which changes every graph of the model (see :meth:`rbm.RBM.get_settings`).
+
+        Returns
+        -------
+        dict
+            ``{"double_up": bool, "double_down": bool}``.
+        """
+        return {**super().get_settings(), "double_up": self.double_up, "double_down": self.double_down}
 
     # ------------------------------------------------------------ the model
     def free_energy(self, v_sample: pt.TensorVariable) -> pt.TensorVariable:

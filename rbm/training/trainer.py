@@ -82,9 +82,10 @@ class Trainer(TrainingEngine):
         Minibatch updates per call of the compiled function; each call costs a
         fixed overhead, large on a GPU. None picks the fastest measured
         (benchmarks/bench_epoch.py): 50 on a GPU, 1 on the CPU. The updates do
-        not depend on it when it divides the number of minibatches; otherwise
-        an epoch's shorter last call still draws the random numbers of its
-        unused steps, so later epochs see other draws.
+        not depend on it: a shorter stretch (an epoch's rest, a stretch cut
+        by ``checkpoint_every``) runs one minibatch per call, with the same
+        random draws (exactly so with NUMBA; under JAX, XLA fuses a scan's
+        body its own way, so values agree to rounding).
     centering : bool
         Train the centered RBM of Melchior et al. (2016) (binary RBMs): the
         gradient of the energy with offsets, -(v - mu).b - c.(h - lambda)
@@ -366,6 +367,9 @@ class Trainer(TrainingEngine):
         if self.centering:
             variables.update(visible_offset=self.visible_offset, hidden_offset=self.hidden_offset)
         return variables
+
+    def _step_variables(self):
+        return {**super()._step_variables(), "pseudo-likelihood bit index": self.model.bit_i_idx}
 
     def _checkpoint_scalars(self):
         return {"bit_i_idx": int(self.model.bit_i_idx.get_value())}

@@ -1,0 +1,184 @@
+"""Compiled functions reused across objects of the same structure, in one process.
+
+Why: compiling a training step (graph rewrites, linking, JAX tracing or
+Numba's LLVM) costs from a fraction of a second to seconds, while a small job
+trains in milliseconds; every new ``Trainer``, every clone of an estimator and
+every fold of a grid search used to pay it again for the same graph.
+
+How: a compiled PyTensor function reads and updates its shared variables
+through their containers, so the same compiled code serves another object
+once those are swapped. :class:`FunctionCache` keeps, per structure key, one
+*template*: the function first compiled for that structure, re-bound to
+placeholder shared variables (so the cache keeps no model, data or state of
+the object it was first compiled for). A later object of the same structure
+gets ``template.copy(swap=...)`` bound to its own shared variables: the
+rewritten graph is copied (no rewrites run) and, under the JIT linkers (JAX,
+Numba), the copy runs the template's already-compiled code. Results are those
+of a fresh compile (tested), and state stays live in the object's own
+shared variables, as if it had compiled the function itself.
+"""
+import collections
+import threading
+
+import numpy as np
+import pytensor
+
+__all__ = ["FunctionCache", "copy_function", "compiled_function_count"]
+
+#: functions compiled (graphs rewritten and linked) by rbm.backend.compile_function in this process
+_compiled = collections.Counter()
+
+
+def count_compilation(name):
+    """Record that ``compile_function`` compiled a function named ``name`` (for the tests' compile counts)."""
+    _compiled[name] += 1
+
+
+def compiled_function_count(name=None):
+    """How many functions rbm compiled in this process (copies of reused ones not counted).
+
+    Parameters
+    ----------
+    name : str, optional
+        Count only functions of this name (e.g. ``"train_fn"``); all when None.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> from rbm.backend import reuse
+    >>> before = reuse.compiled_function_count()
+    >>> isinstance(before, int)
+    True
+    """
+    return sum(_compiled.values()) if name is None else _compiled[name]
+
+
+def copy_function(function, swap, name=None):
+    """``function.copy(swap=swap)``, running ``function``'s compiled code where a JIT linker made it.
+
+    Parameters
+    ----------
+    function : pytensor.compile.function.types.Function
+        A compiled function.
+    swap : dict
+        Shared variable of ``function`` -> shared variable of the same type
+        that the copy reads and updates instead.
+    name : str, optional
+        The copy's name (``function``'s by default).
+
+    Returns
+    -------
+    pytensor.compile.function.types.Function
+
+    Notes
+    -----
+    PyTensor's JIT linkers (JAX, Numba) wrap the whole graph in one jitted
+    callable, which the copy would make anew and compile again on its first
+    call (measured: 4 s for the digits training step under Numba). The copy
+    is of the same rewritten graph with its inputs in the same order, so it
+    takes the original's callable instead; JAX and Numba compile lazily, so
+    the copy's own one, never called, costs nothing.
+    """
+    copy = function.copy(swap=swap, name=name or function.name)
+    thunk, original = copy.vm, getattr(function.vm, "jit_fn", None)
+    defaults = getattr(thunk, "__defaults__", None)
+    # PyTensor's JITLinker thunk takes its jitted callable as its first default argument
+    if original is not None and defaults and defaults[0] is getattr(thunk, "jit_fn", None):
+        thunk.__defaults__ = (original, *defaults[1:])
+        thunk.jit_fn = original
+    return copy
+
+
+def _placeholder(variable):
+    """A shared variable of ``variable``'s type holding a small value, not ``variable``'s data."""
+    if isinstance(variable.type, pytensor.tensor.random.type.RandomGeneratorType):
+        value = np.random.default_rng(0)
+    else:
+        value = np.zeros([1 if size is None else size for size in variable.type.shape], dtype=variable.type.dtype)
+    return type(variable)(type=variable.type, value=value, strict=False, name=variable.name)
+
+
+class FunctionCache:
+    """Compiled functions by structure key, each served to every later object of that structure.
+
+    Parameters
+    ----------
+    max_size : int, default 64
+        Templates kept; the least recently used goes first.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rbm import backend
+    >>> from rbm.backend.reuse import FunctionCache
+    >>> cache = FunctionCache()
+    >>> def counter_function(counter):
+    ...     return backend.compile_function([], counter, updates={counter: counter + 1}, mode="FAST_COMPILE")
+    >>> first, second = (backend.shared(np.zeros(2), "counter", "float64") for _ in range(2))
+    >>> f = cache.get("counter", {"counter": first}, lambda: counter_function(first))
+    >>> g = cache.get("counter", {"counter": second}, lambda: counter_function(second))
+    >>> _ = f(), f(), g()
+    >>> first.get_value(), second.get_value()
+    (array([2., 2.]), array([1., 1.]))
+    """
+
+    def __init__(self, max_size=64):
+        self.max_size = max_size
+        self._templates = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self):
+        return len(self._templates)
+
+    def clear(self):
+        """Forget every template (later objects compile again)."""
+        with self._lock:
+            self._templates.clear()
+
+    def get(self, key, variables, compile_function):
+        """The function of structure ``key`` bound to ``variables``: a copy of the template, or compiled now.
+
+        Parameters
+        ----------
+        key : hashable
+            Everything that shapes the compiled graph (sizes, dtype, mode,
+            method, options baked in as constants); two objects with equal
+            keys must build the same graph from their own shared variables.
+        variables : dict
+            Name -> shared variable: every shared variable the function of
+            this object reads or updates, named as for every object of the
+            structure.
+        compile_function : callable
+            ``compile_function()`` builds and compiles the function for this
+            object; called when no template exists (or the template does not
+            fit ``variables``).
+
+        Returns
+        -------
+        pytensor.compile.function.types.Function
+            Reads and updates ``variables``.
+        """
+        with self._lock:
+            entry = self._templates.get(key)
+            if entry is not None:
+                self._templates.move_to_end(key)
+        if entry is not None:
+            template, names = entry
+            if all(name in variables and variables[name].type.in_same_class(placeholder.type)
+                   for placeholder, name in names.items()):
+                return copy_function(template, {placeholder: variables[name] for placeholder, name in names.items()})
+        function = compile_function()
+        names_of = {id(variable): name for name, variable in variables.items()}
+        shared_inputs = [i.variable for i in function.maker.inputs if isinstance(i.variable, pytensor.compile.SharedVariable)]
+        if not all(id(variable) in names_of for variable in shared_inputs):
+            return function  # a shared variable the key's owner did not name: not safe to serve to others
+        placeholders = {variable: _placeholder(variable) for variable in shared_inputs}
+        template = copy_function(function, placeholders)
+        with self._lock:
+            self._templates[key] = (template, {placeholders[v]: names_of[id(v)] for v in shared_inputs})
+            while len(self._templates) > self.max_size:
+                self._templates.popitem(last=False)
+        return function
