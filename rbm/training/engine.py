@@ -45,7 +45,7 @@ __all__ = ["TrainingDiverged", "TrainingEngine"]
 _DIVERGENCE_CHECK_EVERY = 100
 #: default minibatches per compiled call on a GPU, where a call costs ~0.8 ms of overhead
 _GPU_BATCHES_PER_CALL = 50
-#: the training steps compiled in this process, by structure, for every later trainer of that structure
+#: the trainers' functions compiled in this process, by structure, for every later trainer of that structure
 COMPILED_STEPS = backend.FunctionCache()
 
 
@@ -194,8 +194,10 @@ class TrainingEngine:
         self._train_fn = self._step_function(self.batches_per_call)
         self._single_step_fn = self._train_fn if self.batches_per_call == 1 else None
 
-    def _structure_key(self, n_steps):
-        """Everything the compiled step of ``n_steps`` minibatches bakes in, or None when that cannot be told.
+    def _structure_key(self, what):
+        """Everything a compiled function of the trainer bakes in, or None when that cannot be told.
+
+        ``what`` names the function: the number of minibatches of a step, or a name.
 
         The checkpoint settings name every option the graph holds as a
         constant (sizes, dtype, mode, method, k, weight decay, centering,
@@ -221,7 +223,7 @@ class TrainingEngine:
             settings.pop(name, None)
         state = sorted(variable.name for variable in self.optimizer_state)
         settings = json.dumps([settings, plain, state], sort_keys=True, default=repr)
-        return (tuple(f"{c.__module__}.{c.__qualname__}" for c in classes), self.mode.lower(), n_steps, settings)
+        return (tuple(f"{c.__module__}.{c.__qualname__}" for c in classes), self.mode.lower(), what, settings)
 
     def _step_variables(self) -> dict[str, Any]:
         """Name -> every shared variable the compiled step reads or updates (how a reused step is bound)."""
@@ -233,10 +235,14 @@ class TrainingEngine:
 
     def _step_function(self, n_steps):
         """The compiled step of ``n_steps`` minibatches per call, bound to this trainer's shared variables."""
-        key = self._structure_key(n_steps)
+        return self._shared_function(n_steps, lambda: self._compile_step(n_steps))
+
+    def _shared_function(self, what, compile_function):
+        """The function ``compile_function()`` compiles (``what`` names it), compiled once per structure."""
+        key = self._structure_key(what)
         if key is None:
-            return self._compile_step(n_steps)
-        return COMPILED_STEPS.get(key, self._step_variables(), lambda: self._compile_step(n_steps))
+            return compile_function()
+        return COMPILED_STEPS.get(key, self._step_variables(), compile_function)
 
     def _compile_step(self, n_steps):
         """Compile ``(start, stop) -> nothing``: updates on minibatches start .. stop - 1, in order.

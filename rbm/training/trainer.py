@@ -244,9 +244,12 @@ class Trainer(TrainingEngine):
 
     def _mean_free_energy(self, data):
         if self._free_energy_fn is None:
-            v = pt.matrix("v", dtype=self.model.dtype)
-            self._free_energy_fn = backend.compile_function(
-                [v], pt.mean(self.model.free_energy(v)), mode=self.mode, name="mean_free_energy")
+            def compile_function():
+                v = pt.matrix("v", dtype=self.model.dtype)
+                return backend.compile_function([v], pt.mean(self.model.free_energy(v)), mode=self.mode,
+                                                name="mean_free_energy")
+
+            self._free_energy_fn = self._shared_function("mean_free_energy", compile_function)
         return float(self._free_energy_fn(backend.as_floatx(data, self.model.dtype)))
 
     # ------------------------------------------------------------------- fit

@@ -138,3 +138,17 @@ def test_a_class_of_ones_own_compiles_its_own_step():
     MyRBM.__module__ = "my_project"
     trainer = Trainer(MyRBM(n_visible=4, n_hidden=3), mode="NUMBA")
     assert trainer._structure_key(1) is None
+
+
+def test_a_second_trainers_validation_compiles_nothing():
+    """The free-energy gap's function is shared by structure too, and reads the second model's weights."""
+    make_trainer = STRUCTURES["pcd-numba"][2]
+    first = make_trainer(8)
+    first.fit(BARS, epochs=1, valid=BARS[:5], verbose=False)
+    before = backend.compiled_function_count()
+    second = make_trainer(9)
+    second.fit(BARS, epochs=1, valid=BARS[:5], verbose=False)
+    assert backend.compiled_function_count() == before
+    params = second.model.get_params()
+    free_energy = reference.free_energy(BARS[:5], params["W"], params["hbias"], params["vbias"]).mean()
+    assert second._mean_free_energy(BARS[:5]) == pytest.approx(free_energy, rel=1e-12)
