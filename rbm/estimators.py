@@ -123,11 +123,12 @@ class _RBMEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         "momentum": [Interval(numbers.Real, 0, 1, closed="left")],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "mode": [str],
+        "batches_per_call": [Interval(numbers.Integral, 1, None, closed="left"), None],
     }
 
     def __init__(self, n_components: int, *, learning_rate: float, batch_size: int, n_iter: int, verbose: int,
                  random_state: int | np.random.RandomState | None, k: int, persistent: bool, momentum: float,
-                 weight_decay: float, mode: str) -> None:
+                 weight_decay: float, mode: str, batches_per_call: int | None) -> None:
         self.n_components = n_components
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -139,6 +140,7 @@ class _RBMEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         self.momentum = momentum
         self.weight_decay = weight_decay
         self.mode = mode
+        self.batches_per_call = batches_per_call
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -258,7 +260,7 @@ class _RBMEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         """(trainer, lock) for minibatches of ``batch_size`` rows and this estimator's settings, compiled once."""
         key = (type(self), self.mode_, self.n_features_in_, self.n_components, batch_size, self.batch_size,
                float(self.learning_rate), int(self.k), bool(self.persistent), float(self.momentum),
-               float(self.weight_decay), *sorted(self._model_kwargs().items()))
+               float(self.weight_decay), self.batches_per_call, *sorted(self._model_kwargs().items()))
         with _COMPILED_TRAINERS_LOCK:
             if key not in _COMPILED_TRAINERS:
                 # the seed is immaterial: each use sets the sampler's state (_load_state)
@@ -266,7 +268,8 @@ class _RBMEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
                                           dtype=np.dtype(_TRAINING_DTYPE).name, **self._model_kwargs())
                 trainer = Trainer(model, learning_rate=self.learning_rate, k=self.k, persistent=self.persistent,
                                   batch_size=batch_size, n_chains=self.batch_size if self.persistent else None,
-                                  momentum=self.momentum, weight_decay=self.weight_decay, mode=self.mode_)
+                                  momentum=self.momentum, weight_decay=self.weight_decay, mode=self.mode_,
+                                  batches_per_call=self.batches_per_call)
                 _COMPILED_TRAINERS[key] = (trainer, threading.Lock())
                 while len(_COMPILED_TRAINERS) > _MAX_COMPILED_TRAINERS:
                     _COMPILED_TRAINERS.popitem(last=False)
@@ -406,6 +409,14 @@ class BernoulliRBM(_RBMEstimator):
         :func:`automatic_mode` (batch_size x n_features x n_components up to
         2**18: "NUMBA"); a seed then gives exactly what the picked mode gives
         (``mode_`` names it).
+    batches_per_call : int >= 1, optional
+        Minibatch updates per call of the compiled step (:class:`rbm.Trainer`);
+        the default is the mode's. The updates do not depend on it (the same
+        random draws; values equal to rounding). Measured on scikit-learn's digits (1,797 x 64, 100
+        components, 10 passes, "NUMBA", 2-core machine): 16 makes every fit
+        after a process's first faster (0.24 s instead of 0.44 s; scikit-learn
+        0.16 s) and that first fit slower (2.6 s instead of 1.5 s, a second
+        compiled function), so it pays in a grid search, not for one fit.
 
     Attributes
     ----------
@@ -451,10 +462,10 @@ class BernoulliRBM(_RBMEstimator):
     def __init__(self, n_components: int = 256, *, learning_rate: float = 0.1, batch_size: int = 10, n_iter: int = 10,
                  verbose: int = 0, random_state: int | np.random.RandomState | None = None, k: int = 1,
                  persistent: bool = True, momentum: float = 0.0, weight_decay: float = 0.0,
-                 mode: str = "auto") -> None:
+                 mode: str = "auto", batches_per_call: int | None = None) -> None:
         super().__init__(n_components, learning_rate=learning_rate, batch_size=batch_size, n_iter=n_iter,
                          verbose=verbose, random_state=random_state, k=k, persistent=persistent, momentum=momentum,
-                         weight_decay=weight_decay, mode=mode)
+                         weight_decay=weight_decay, mode=mode, batches_per_call=batches_per_call)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -531,7 +542,7 @@ class GaussianBernoulliRBM(_RBMEstimator):
         Number of hidden units.
     learning_rate : float, default=0.01
         Lower than :class:`BernoulliRBM`'s, as real-valued visible units need.
-    batch_size, n_iter, verbose, random_state, k, persistent, momentum, weight_decay, mode
+    batch_size, n_iter, verbose, random_state, k, persistent, momentum, weight_decay, mode, batches_per_call
         As for :class:`BernoulliRBM`.
     sigma : float or array (n_features,) > 0, default=1.0
         The visible units' standard deviations.
@@ -557,10 +568,11 @@ class GaussianBernoulliRBM(_RBMEstimator):
     def __init__(self, n_components: int = 256, *, learning_rate: float = 0.01, batch_size: int = 10,
                  n_iter: int = 10, verbose: int = 0, random_state: int | np.random.RandomState | None = None,
                  k: int = 1, persistent: bool = True, momentum: float = 0.0, weight_decay: float = 0.0,
-                 mode: str = "auto", sigma: float | ArrayLike = 1.0, learn_sigma: bool = False) -> None:
+                 mode: str = "auto", sigma: float | ArrayLike = 1.0, learn_sigma: bool = False,
+                 batches_per_call: int | None = None) -> None:
         super().__init__(n_components, learning_rate=learning_rate, batch_size=batch_size, n_iter=n_iter,
                          verbose=verbose, random_state=random_state, k=k, persistent=persistent, momentum=momentum,
-                         weight_decay=weight_decay, mode=mode)
+                         weight_decay=weight_decay, mode=mode, batches_per_call=batches_per_call)
         self.sigma = sigma
         self.learn_sigma = learn_sigma
 

@@ -286,3 +286,22 @@ def test_auto_mode_trains_exactly_as_the_mode_it_picks():
         automatic = BernoulliRBM(**settings, mode=mode).fit(X)
         assert automatic.mode_ == picked, (batch_size * 64 * n_components, picked)
         assert_same_fit(automatic, BernoulliRBM(**settings, mode=picked).fit(X))
+
+
+def test_batches_per_call_changes_no_fit():
+    """Minibatches 3 per call (10 per pass: three calls and one alone) fit as one per call, to rounding
+    (LLVM compiles the scan's body apart); a clone with other weights then compiles nothing."""
+    from rbm import backend
+
+    X, _ = digits(100)
+    settings = dict(n_components=5, batch_size=10, n_iter=2, momentum=0.5, random_state=0, mode="NUMBA")
+    grouped, single = BernoulliRBM(**settings, batches_per_call=3).fit(X), BernoulliRBM(**settings).fit(X)
+    assert {trainer.batches_per_call for trainer, _ in estimators._COMPILED_TRAINERS.values()} >= {1, 3}
+    for name, value in fitted_state(single).items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_allclose(getattr(grouped, name), value, rtol=1e-11, atol=1e-13, err_msg=name)
+    before = backend.compiled_function_count()
+    BernoulliRBM(**{**settings, "random_state": 1}, batches_per_call=3).fit(X)
+    assert backend.compiled_function_count() == before
+    with pytest.raises(ValueError, match="batches_per_call"):
+        BernoulliRBM(batches_per_call=0).fit(X)

@@ -84,8 +84,8 @@ class Trainer(TrainingEngine):
         (benchmarks/bench_epoch.py): 50 on a GPU, 1 on the CPU. The updates do
         not depend on it: a shorter stretch (an epoch's rest, a stretch cut
         by ``checkpoint_every``) runs one minibatch per call, with the same
-        random draws (exactly so with NUMBA; under JAX, XLA fuses a scan's
-        body its own way, so values agree to rounding).
+        random draws; values agree to rounding (a compiler may fuse a scan's
+        body its own way; with NUMBA they were often bit for bit).
     centering : bool
         Train the centered RBM of Melchior et al. (2016) (binary RBMs): the
         gradient of the energy with offsets, -(v - mu).b - c.(h - lambda)

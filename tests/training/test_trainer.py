@@ -247,7 +247,8 @@ def assert_same_training(first, second, exact):
 @pytest.mark.parametrize("n_batches, checkpoint_every", [(10, None), (8, None), (8, 3)])
 def test_updates_do_not_depend_on_batches_per_call(n_batches, checkpoint_every, tmp_path):
     """Minibatches 5 per call: whole calls, a shorter rest (run one by one), calls cut at checkpoints
-    every 3 updates; three epochs exactly as one minibatch per call (NUMBA's scan adds no rounding).
+    every 3 updates; three epochs as one minibatch per call, bit for bit in this float32 case (NUMBA;
+    in float64 with momentum LLVM's code for the scan's body rounded differently, in the last bit).
 
     In float32, which the parameters and the chain keep.
     """
