@@ -2,9 +2,11 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from rbm import backend
+from rbm.backend import pt
 
 
 def test_mode_vocabulary():
@@ -138,7 +140,10 @@ import json, warnings
 import numpy as np
 import pytensor.tensor as pt
 import rbm
+import numpy as np
+
 from rbm import backend
+from rbm.backend import pt
 
 report = {}
 for dtype in ("float32", "float64"):
@@ -278,7 +283,10 @@ import json, sys
 import numpy as np
 import pytensor
 import rbm
+import numpy as np
+
 from rbm import backend
+from rbm.backend import pt
 
 def loaded():
     return sorted(m for m in ("jax", "numba") if m in sys.modules)
@@ -369,3 +377,19 @@ def test_a_cpu_function_compiles_once_whatever_its_shared_values_were_set_from()
     assert len(lowerings) == 1
     np.testing.assert_array_equal(np.asarray(x.get_value()), [11.0, 11.0, 11.0])
     assert int(counter.get_value()) == 6
+
+
+@pytest.mark.parametrize("mode", ["NUMBA", "cpu"])
+def test_a_copied_function_runs_the_originals_compiled_code_on_its_own_variables(mode):
+    """copy_function: no conversion or JIT compile for the copy (the original's callable), its own state."""
+    pytest.importorskip("jax") if mode == "cpu" else None
+    from rbm.backend import reuse
+
+    first, second = (backend.shared(np.full(3, start), "counter", "float64") for start in (0.0, 10.0))
+    x = pt.vector("x", dtype="float64")
+    original = backend.compile_function([x], first * 2, updates={first: first + x}, mode=mode)
+    copy = backend.copy_function(original, {first: second})
+    assert copy.vm.jit_fn is original.vm.jit_fn and not reuse.converting_for_a_copy()
+    np.testing.assert_array_equal(copy(np.ones(3)), np.full(3, 20.0))
+    np.testing.assert_array_equal(original(np.ones(3)), np.zeros(3))
+    assert list(second.get_value()) == [11.0] * 3 and list(first.get_value()) == [1.0] * 3

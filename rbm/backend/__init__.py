@@ -47,7 +47,14 @@ from .patches import (  # noqa: E402
     register_static_length_slices,
     static_slice_length,
 )
-from .reuse import FunctionCache, compiled_function_count, copy_function, count_compilation  # noqa: E402
+from .reuse import (  # noqa: E402
+    UNCONVERTED,
+    FunctionCache,
+    compiled_function_count,
+    converting_for_a_copy,
+    copy_function,
+    count_compilation,
+)
 
 # Numba's fast-math lets LLVM reassociate floating-point sums differently when a
 # function is compiled fresh and when it is loaded from PyTensor's cache, so the
@@ -708,14 +715,21 @@ def _prepare_numba():
         _numba_patched = True
 
 
-def _prepare_before_converting(linker_class, prepare):
-    """Make ``linker_class.fgraph_convert`` call ``prepare()`` first (once per class, even on a reload)."""
+def _prepare_before_converting(linker_class, prepare, skip_for_copies=False):
+    """Make ``linker_class.fgraph_convert`` call ``prepare()`` first (once per class, even on a reload).
+
+    With ``skip_for_copies``, a graph converted for a copy that will run its
+    original's compiled code (:func:`rbm.backend.reuse.copy_function`) is not
+    converted at all (only for a linker whose conversion changes no storage).
+    """
     convert = linker_class.fgraph_convert
     convert = getattr(convert, "_rbm_original", convert)
 
     @functools.wraps(convert)
     def fgraph_convert(self, *args, **kwargs):
         prepare()
+        if skip_for_copies and converting_for_a_copy():
+            return UNCONVERTED
         return convert(self, *args, **kwargs)
 
     fgraph_convert._rbm_original = convert
@@ -723,4 +737,5 @@ def _prepare_before_converting(linker_class, prepare):
 
 
 _prepare_before_converting(pytensor.link.jax.linker.JAXLinker, _prepare_jax)
-_prepare_before_converting(pytensor.link.numba.linker.NumbaLinker, _prepare_numba)
+# (JAX's conversion also replaces the shared generators' storage by copies, so it always runs)
+_prepare_before_converting(pytensor.link.numba.linker.NumbaLinker, _prepare_numba, skip_for_copies=True)

@@ -19,11 +19,12 @@ shared variables, as if it had compiled the function itself.
 """
 import collections
 import threading
+import types
 
 import numpy as np
 import pytensor
 
-__all__ = ["FunctionCache", "copy_function", "compiled_function_count"]
+__all__ = ["FunctionCache", "copy_function", "compiled_function_count", "converting_for_a_copy"]
 
 #: functions compiled (graphs rewritten and linked) by rbm.backend.compile_function in this process
 _compiled = collections.Counter()
@@ -56,6 +57,29 @@ def compiled_function_count(name=None):
     return sum(_compiled.values()) if name is None else _compiled[name]
 
 
+#: set while copy_function copies a function whose compiled code the copy will take over
+_copying = threading.local()
+
+
+def converting_for_a_copy():
+    """Whether the graph being converted belongs to a copy that will run its original's compiled code.
+
+    rbm's wrapper of Numba's ``fgraph_convert`` (in :mod:`rbm.backend`) then
+    skips the conversion (a quarter of a second for a training step: every
+    node made into Python source and Numba functions) and returns
+    :data:`UNCONVERTED`.
+    """
+    return getattr(_copying, "active", False)
+
+
+def _never_called(*args):
+    raise RuntimeError("rbm: a copied Numba function ran without its original's compiled code")
+
+
+#: what a skipped conversion returns: a function that refuses to run, and no cache key
+UNCONVERTED = (types.SimpleNamespace(py_func=_never_called), None)
+
+
 def copy_function(function, swap, name=None):
     """``function.copy(swap=swap)``, running ``function``'s compiled code where a JIT linker made it.
 
@@ -82,13 +106,21 @@ def copy_function(function, swap, name=None):
     takes the original's callable instead; JAX and Numba compile lazily, so
     the copy's own one, never called, costs nothing.
     """
-    copy = function.copy(swap=swap, name=name or function.name)
-    thunk, original = copy.vm, getattr(function.vm, "jit_fn", None)
+    original = getattr(function.vm, "jit_fn", None)
+    _copying.active = original is not None
+    try:
+        copy = function.copy(swap=swap, name=name or function.name)
+    finally:
+        _copying.active = False
+    if original is None:
+        return copy
+    thunk = copy.vm
     defaults = getattr(thunk, "__defaults__", None)
     # PyTensor's JITLinker thunk takes its jitted callable as its first default argument
-    if original is not None and defaults and defaults[0] is getattr(thunk, "jit_fn", None):
-        thunk.__defaults__ = (original, *defaults[1:])
-        thunk.jit_fn = original
+    if not defaults or defaults[0] is not getattr(thunk, "jit_fn", None):
+        raise RuntimeError("rbm.backend.copy_function: this PyTensor's JIT thunks are not laid out as rbm expects")
+    thunk.__defaults__ = (original, *defaults[1:])
+    thunk.jit_fn = original
     return copy
 
 
