@@ -298,7 +298,16 @@ def _annealing_function(model, base_bias, n_steps, seed, mode, reverse=False):
     """
     dtype = model.dtype
     rng = backend.shared_rng(seed, name="annealing_rng")
-    base = pt.constant(base_bias.astype(dtype))
+    # a shared value, not a constant: the compiled loop then serves every model of the structure
+    base = backend.shared(base_bias, "annealing_base_bias", dtype)
+    name = "raise" if reverse else "ais"
+    return backend.compiled_for_model((name, n_steps), model, mode, {"base bias": base, "generator": rng},
+                                      lambda: _compile_annealing(model, base, rng, n_steps, mode, reverse))
+
+
+def _compile_annealing(model, base, rng, n_steps, mode, reverse):
+    """Build and compile the loop of :func:`_annealing_function` on the shared ``base`` biases and ``rng``."""
+    dtype = model.dtype
     v_start = pt.matrix("v_start", dtype=dtype)
     betas = pt.vector("betas", dtype="float64")
     visible = model.visible

@@ -55,9 +55,15 @@ def sample_chains(model, start: ArrayLike, *, n_samples: int = 10, plot_every: i
     seed = check_seed(seed)
     backend.resolve_mode(mode)
     chain = backend.shared(start, "persistent_vis_chain", model.dtype)
-    with model.drawing_from(backend.shared_rng(seed, name="sampler_rng")) as rng_updates:
-        (_, _, _, _, vis_means, vis_samples) = model.gibbs_chain(chain, plot_every, "vhv")
-    updates = {chain: vis_samples[-1], **rng_updates}
-    sample_fn = backend.compile_function([], vis_means[-1], updates=updates, mode=mode,
-                                         name="sample_fn")
+    rng = backend.shared_rng(seed, name="sampler_rng")
+
+    def compile_function():
+        with model.drawing_from(rng) as rng_updates:
+            (_, _, _, _, vis_means, vis_samples) = model.gibbs_chain(chain, plot_every, "vhv")
+        updates = {chain: vis_samples[-1], **rng_updates}
+        return backend.compile_function([], vis_means[-1], updates=updates, mode=mode, name="sample_fn")
+
+    sample_fn = backend.compiled_for_model(("sample_chains", plot_every), model, mode,
+                                           {"chain": chain, "generator": rng}, compile_function)
     return np.stack([np.asarray(sample_fn()) for _ in range(n_samples)])
+

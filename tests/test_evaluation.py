@@ -293,3 +293,23 @@ def test_likelihood_tracker_records_an_ais_estimate_every_n_epochs(trained_12_by
     exact = evaluation.mean_log_likelihood(copy, data[:50], evaluation.exact_log_partition(copy))
     assert history[1]["log_likelihood"] == pytest.approx(exact, abs=0.1)
     assert history[1]["log_z"] == pytest.approx(evaluation.exact_log_partition(copy).log_z, abs=0.1)
+
+
+@pytest.mark.parametrize("method", ["ais", "raise"])
+def test_annealing_is_compiled_once_per_structure_and_reads_each_models_parameters(method):
+    """A second model of the same sizes compiles no annealing loop, and gets what a fresh compile gives."""
+    from rbm import backend
+
+    def run(model):
+        if method == "ais":
+            return evaluation.ais_log_partition(model, n_runs=20, betas=np.linspace(0, 1, 40), seed=5).log_z
+        return evaluation.raise_log_likelihood(model, (np.arange(12).reshape(3, 4) % 3 == 0).astype(float),
+                                               betas=np.linspace(0, 1, 40), n_runs=5, seed=5).log_likelihood
+
+    run(model_with(4, 3, seed=1))
+    before = backend.compiled_function_count()
+    reused = run(model_with(4, 3, seed=2))
+    assert backend.compiled_function_count() == before
+    backend.COMPILED_FUNCTIONS.clear()
+    assert run(model_with(4, 3, seed=2)) == reused != run(model_with(4, 3, seed=1))
+    assert backend.compiled_function_count() == before + 1

@@ -88,3 +88,21 @@ def test_bad_arguments_are_refused(kwargs, error, match):
     arguments = {"start": np.ones((2, 9)), **kwargs}
     with pytest.raises(error, match=match):
         sample_chains(RBM(n_visible=9, n_hidden=2), **arguments)
+
+
+def test_sampling_is_compiled_once_per_structure_and_reads_each_models_parameters():
+    """A second model of the same sizes compiles no sampler, and draws what a fresh compile draws."""
+    from rbm import backend
+
+    def draw(seed):
+        model = RBM(n_visible=6, n_hidden=4, numpy_rng=seed, dtype="float64")
+        return sample_chains(model, np.eye(3, 6), n_samples=2, plot_every=3, seed=7, mode="NUMBA")
+
+    draw(1)
+    before = backend.compiled_function_count()
+    reused = draw(2)
+    assert backend.compiled_function_count() == before
+    backend.COMPILED_FUNCTIONS.clear()
+    np.testing.assert_array_equal(draw(2), reused)
+    assert backend.compiled_function_count() == before + 1
+    assert not np.array_equal(draw(1), reused)

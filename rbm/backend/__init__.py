@@ -48,12 +48,15 @@ from .patches import (  # noqa: E402
     static_slice_length,
 )
 from .reuse import (  # noqa: E402
+    COMPILED_FUNCTIONS,
     UNCONVERTED,
     FunctionCache,
+    compiled_for_model,
     compiled_function_count,
     converting_for_a_copy,
     copy_function,
     count_compilation,
+    structure_of,
 )
 
 # Numba's fast-math lets LLVM reassociate floating-point sums differently when a
@@ -684,7 +687,8 @@ def is_rng(variable):
 
 __all__ += ["check_dtype", "use_jax_64_bit_types", "get_cache_dir", "set_cache_dir", "clear_cache", "CACHE_MAX_BYTES",
             "set_default_update", "static_slice_length", "is_rng", "is_shared", "jax_rng_key", "set_jax_rng_key",
-            "runs_on_gpu", "CPUJAXLinker", "FunctionCache", "compiled_function_count", "copy_function",
+            "runs_on_gpu", "CPUJAXLinker", "FunctionCache", "compiled_function_count", "copy_function", "structure_of",
+            "compiled_for_model", "COMPILED_FUNCTIONS",
             "pt", "ptr", "pytensor"]
 
 

@@ -18,13 +18,15 @@ of a fresh compile (tested), and state stays live in the object's own
 shared variables, as if it had compiled the function itself.
 """
 import collections
+import json
 import threading
 import types
 
 import numpy as np
 import pytensor
 
-__all__ = ["FunctionCache", "copy_function", "compiled_function_count", "converting_for_a_copy"]
+__all__ = ["FunctionCache", "copy_function", "compiled_function_count", "converting_for_a_copy", "structure_of",
+           "compiled_for_model", "COMPILED_FUNCTIONS"]
 
 #: functions compiled (graphs rewritten and linked) by rbm.backend.compile_function in this process
 _compiled = collections.Counter()
@@ -124,6 +126,44 @@ def copy_function(function, swap, name=None):
     return copy
 
 
+def structure_of(*parts):
+    """What of ``parts`` (a model, its layers, an optimizer, ...) a compiled graph may hold as constants.
+
+    Each part's class and its public settings of a plain type (sizes, dtype,
+    flags, numbers); shared variables, arrays and private state are left out,
+    as a reused function reads them from the object's own shared variables.
+    None parts are skipped.
+
+    Parameters
+    ----------
+    *parts : objects or None
+
+    Returns
+    -------
+    tuple or None
+        Hashable; None when a part's class is defined outside rbm (it may
+        bake in anything: such objects compile their own functions).
+
+    Examples
+    --------
+    >>> import rbm
+    >>> from rbm.backend.reuse import structure_of
+    >>> model = rbm.RBM(n_visible=6, n_hidden=3)
+    >>> structure_of(model) == structure_of(rbm.RBM(n_visible=6, n_hidden=3, seed=1))
+    True
+    >>> structure_of(model) == structure_of(rbm.RBM(n_visible=6, n_hidden=4))
+    False
+    """
+    parts = [part for part in parts if part is not None]
+    if not all(type(part).__module__.split(".")[0] == "rbm" for part in parts):
+        return None
+    return tuple((f"{type(part).__module__}.{type(part).__qualname__}",
+                  tuple(sorted((name, value) for name, value in vars(part).items()
+                               if isinstance(value, (bool, int, float, str)) and not name.startswith("_")
+                               and name != "seed")))
+                 for part in parts)
+
+
 def _placeholder(variable):
     """A shared variable of ``variable``'s type holding a small value, not ``variable``'s data."""
     if isinstance(variable.type, pytensor.tensor.random.type.RandomGeneratorType):
@@ -214,3 +254,39 @@ class FunctionCache:
             while len(self._templates) > self.max_size:
                 self._templates.popitem(last=False)
         return function
+
+
+#: the functions of sampling and evaluation compiled in this process, by structure, for every later model of it
+COMPILED_FUNCTIONS = FunctionCache()
+
+
+def compiled_for_model(what, model, mode, variables, compile_function):
+    """The function ``compile_function()`` compiles for ``model``, compiled once per structure in the process.
+
+    Parameters
+    ----------
+    what : hashable
+        Names the function and every setting its graph holds as a constant.
+    model : RBM or DBM
+        Its class, sizes, dtype and layers are the rest of the structure; its
+        parameters (``model._settable()``, or ``model.params``) are read from
+        the model's own shared variables.
+    mode : str
+        The compile mode (a ``Mode`` object: compiled every time).
+    variables : dict
+        Name -> every other shared variable the function reads or updates.
+    compile_function : callable
+        Builds and compiles the function for ``model`` and ``variables``.
+
+    Returns
+    -------
+    pytensor.compile.function.types.Function
+    """
+    structure = structure_of(model, getattr(model, "visible", None), getattr(model, "hidden", None))
+    if structure is None or not isinstance(mode, str):
+        return compile_function()
+    settings = model.get_settings() if hasattr(model, "get_settings") else {}
+    key = (what, structure, json.dumps(settings, sort_keys=True, default=repr), mode.lower())
+    parameters = model._settable() if hasattr(model, "_settable") else {p.name: p for p in model.params}
+    return COMPILED_FUNCTIONS.get(key, {**{f"model {name}": p for name, p in parameters.items()}, **variables},
+                                  compile_function)

@@ -208,22 +208,18 @@ class TrainingEngine:
         outside rbm) or a ``Mode`` object may bake in anything: its trainers
         compile their own step.
         """
-        parts = (self, self.model, self.optimizer, getattr(self, "negative_phase", None),
-                 getattr(self.model, "visible", None), getattr(self.model, "hidden", None))
-        classes = [type(part) for part in parts if part is not None]
-        if not isinstance(self.mode, str) or not all(c.__module__.split(".")[0] == "rbm" for c in classes):
+        structure = backend.structure_of(self, self.model, self.optimizer, getattr(self, "negative_phase", None),
+                                         getattr(self.model, "visible", None), getattr(self.model, "hidden", None))
+        if structure is None or not isinstance(self.mode, str):
             return None
-        # and, should a class hold a setting the checkpoint does not name, each part's public plain settings
-        plain = [sorted((name, value) for name, value in vars(part).items()
-                        if isinstance(value, (bool, int, float, str)) and not name.startswith("_") and name != "seed")
-                 for part in parts[1:] if part is not None]
         settings = self._checkpoint_settings()
         # read from shared scalars (see _scheduled), so not part of the structure; the optimizer's state is
         for name in ("learning_rate", "momentum", "optimizer"):
             settings.pop(name, None)
         state = sorted(variable.name for variable in self.optimizer_state)
-        settings = json.dumps([settings, plain, state], sort_keys=True, default=repr)
-        return (tuple(f"{c.__module__}.{c.__qualname__}" for c in classes), self.mode.lower(), what, settings)
+        settings = json.dumps([settings, state], sort_keys=True, default=repr)
+        # the trainer by its class alone: its plain attributes hold the learning rate and momentum too
+        return (structure[0][0], *structure[1:], self.mode.lower(), what, settings)
 
     def _step_variables(self) -> dict[str, Any]:
         """Name -> every shared variable the compiled step reads or updates (how a reused step is bound)."""
