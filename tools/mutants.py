@@ -170,6 +170,15 @@ DBN_TRAINER_PY, CHECKPOINT_PY = "rbm/training/dbn.py", "rbm/training/checkpoint.
 EVALUATION_PY, PERSISTENCE_PY = "rbm/evaluation.py", "rbm/persistence.py"
 #: rbm/layers.py holds the unit types (Bernoulli, Gaussian, Categorical); LAYERS_PY is the DBN's rbm/models/layers.py
 UNITS_PY, ENGINE_PY, OPTIMIZERS_PY = "rbm/layers.py", "rbm/training/engine.py", "rbm/training/optimizers.py"
+REUSE_PY = "rbm/backend/reuse.py"
+ENGINE_TESTS = "tests/training/test_engine.py"
+SECOND_TRAINER = ENGINE_TESTS + "::test_a_second_trainer_of_the_same_structure_compiles_nothing_and_trains_as_if_it_had"
+OTHER_STRUCTURE = ENGINE_TESTS + "::test_another_structure_compiles_its_own_step"
+READ_NOT_COMPILED = ENGINE_TESTS + "::test_the_learning_rate_and_momentum_are_read_not_compiled_in"
+SAMPLING_ONCE = ("tests/test_sampling.py"
+                 "::test_sampling_is_compiled_once_per_structure_and_reads_each_models_parameters")
+BATCHES_PER_CALL = "tests/training/test_trainer.py::test_updates_do_not_depend_on_batches_per_call"
+BATCHES_PER_CALL_JAX = "tests/training/test_trainer.py::test_updates_do_not_depend_on_batches_per_call_under_jax"
 
 # ------------------------------------------------------------------------------------------------------ mutants
 #: The first is the sanity mutant: it must be killed, or the copies are not what the tests import.
@@ -763,6 +772,32 @@ MUTANTS = [
            "self.dbn.set_params(**self._best_params)", "self.dbn.get_params()",
            "DBNTrainer: ends with the last fine-tuned model, not the best validated one",
            [DBN_TRAINER_BEST, DBN_TRAINER_FIT]),
+    # ---- compiled once per structure (rbm/backend/reuse.py, the engine, sampling, evaluation)
+    mutant("reuse-key-ignores-optimizer-state", ENGINE_PY,
+           "settings = json.dumps([settings, state], sort_keys=True, default=repr)",
+           "settings = json.dumps([settings, []], sort_keys=True, default=repr)",
+           "engine: the structure key leaves out the optimizer's state (momentum 0 and 0.5 share a step)",
+           [OTHER_STRUCTURE]),
+    mutant("reuse-learning-rate-baked", ENGINE_PY,
+           "        return pt.cast(self._now[name], dtype)",
+           "        setting = self.learning_rate if name == 'learning_rate' else self.optimizer.hyperparameters[name]\n"
+           "        return np.asarray(setting, dtype=dtype)",
+           "engine: a numeric learning rate or momentum compiled in as a constant while the key leaves it out",
+           [READ_NOT_COMPILED]),
+    mutant("reuse-serves-the-template", REUSE_PY,
+           "                return copy_function(template, {placeholder: variables[name] for placeholder, name in names.items()})",
+           "                return template",
+           "FunctionCache: a later object gets the template itself, bound to the placeholders, not a copy on its own variables",
+           [SECOND_TRAINER, SAMPLING_ONCE]),
+    mutant("engine-short-stretch-in-one-call", ENGINE_PY,
+           "        if stop - start == self.batches_per_call:", "        if True:",
+           "engine: a stretch shorter than batches_per_call runs in one call of the long step (its idle steps draw)",
+           [BATCHES_PER_CALL]),
+    mutant("engine-jax-key-not-handed-over", ENGINE_PY,
+           "            backend.set_jax_rng_key(self._single_step_fn, rng, backend.jax_rng_key(self._train_fn, rng))",
+           "            pass",
+           "engine: under JAX the one-step function draws from its own stale copy of the generator",
+           [BATCHES_PER_CALL_JAX]),
 ]
 
 
