@@ -71,7 +71,12 @@ def check_npz_path(path, name, must_exist):
 
 
 def default_batches_per_call(batches_per_call, mode):
-    """``batches_per_call`` checked, or the fastest measured default: 50 on a GPU, 1 on the CPU."""
+    """``batches_per_call`` checked, or the fastest measured default: 50 on a GPU, 1 on the CPU.
+
+    (On the CPU several per call save ~0.2 ms a call, which matters for small
+    models only, and with Numba cost a longer first compile: see the
+    estimators' ``batches_per_call``.)
+    """
     if batches_per_call is None:
         return _GPU_BATCHES_PER_CALL if backend.runs_on_gpu(mode) else 1
     return check_positive_int(batches_per_call, "batches_per_call")
@@ -258,20 +263,23 @@ class TrainingEngine:
         data = self._data_variable()
         updates, cost = self._minibatch_updates(index, data)
         states = sorted(updates, key=backend.is_rng)  # scan hands generators to the step after the other states
-        stop = pt.lscalar("stop")
+        start, stop = pt.lscalar("start"), pt.lscalar("stop")
         last_batch = self._batches.shape[0] - 1
+        fixed_length = self._fixed_length(n_steps)
 
         def one_minibatch(minibatch_index, *values):
             replace = dict(zip(states, values))
             replace[index] = minibatch_index
             replace[data] = self._batches[pt.minimum(minibatch_index, last_batch)]
             new_values = clone_replace([updates[s] for s in states] + [cost], replace=replace)
-            active = pt.lt(minibatch_index, stop)
-            new_values[:-1] = [new if backend.is_rng(state) else pt.switch(active, new, old)
-                               for state, new, old in zip(states, new_values, values)]
+            if fixed_length:
+                active = pt.lt(minibatch_index, stop)
+                new_values[:-1] = [new if backend.is_rng(state) else pt.switch(active, new, old)
+                                   for state, new, old in zip(states, new_values, values)]
             return [minibatch_index + 1, *new_values]
 
-        start = pt.lscalar("start")
+        if not fixed_length:
+            n_steps = stop - start
         _, *final_states, costs = backend.pytensor.scan(
             one_minibatch, outputs_info=[start, *states, None], n_steps=n_steps,
             name=self._function_name.replace("train_fn", "minibatches"), return_updates=False)
@@ -282,11 +290,24 @@ class TrainingEngine:
         # Indices as a vector, not a slice: JAX needs slice bounds known when it compiles.
         new_values[self._epoch_costs] = pt.set_subtensor(self._epoch_costs[start + pt.arange(n_steps)], costs)
         return backend.compile_function([start, stop], [], updates=new_values, mode=self.mode,
-                                        name=self._function_name, nested_scan=n_steps > 1)
+                                        name=self._function_name, nested_scan=not fixed_length or n_steps > 1)
+
+    def _fixed_length(self, n_steps):
+        """Whether the compiled step of up to ``n_steps`` minibatches runs exactly ``n_steps`` per call.
+
+        JAX compiles a loop of a length known when it compiles, so there a
+        call always runs ``n_steps`` steps (those past ``stop`` change no
+        state). The other backends (Numba, C, Python) loop ``stop - start``
+        times: one function then serves every stretch, and a call's steps are
+        exactly the updates asked for. One step is always the plain step (a
+        one-step scan is inlined).
+        """
+        return n_steps == 1 or backend.uses_jax(self.mode)
 
     def _run_minibatches(self, start, stop):
         """Update on minibatches start .. stop - 1: one call of the step, or a shorter stretch one by one.
 
+        (One by one only for a step of fixed length, see :meth:`_fixed_length`.)
         Why one by one: a call of the ``batches_per_call``-step function runs
         every step's random draws, also of the steps past ``stop`` (which
         change no state), so a shorter call would leave the generator
@@ -295,7 +316,7 @@ class TrainingEngine:
         generator (under JAX, where each function draws from its own copy,
         its key is handed over and back).
         """
-        if stop - start == self.batches_per_call:
+        if stop - start == self.batches_per_call or not self._fixed_length(self.batches_per_call):
             self._train_fn(start, stop)
             return
         if self._single_step_fn is None:

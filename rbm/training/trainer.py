@@ -82,9 +82,11 @@ class Trainer(TrainingEngine):
         Minibatch updates per call of the compiled function; each call costs a
         fixed overhead, large on a GPU. None picks the fastest measured
         (benchmarks/bench_epoch.py): 50 on a GPU, 1 on the CPU. The updates do
-        not depend on it: a shorter stretch (an epoch's rest, a stretch cut
-        by ``checkpoint_every``) runs one minibatch per call, with the same
-        random draws; values agree to rounding (a compiler may fuse a scan's
+        not depend on it: under JAX, which compiles loops of a fixed length,
+        a shorter stretch (an epoch's rest, a stretch cut by
+        ``checkpoint_every``) runs one minibatch per call with the same random
+        draws; the other modes compile one loop for any number of
+        minibatches. Values agree to rounding (a compiler may fuse a loop's
         body its own way; with NUMBA they were often bit for bit).
     centering : bool
         Train the centered RBM of Melchior et al. (2016) (binary RBMs): the

@@ -246,7 +246,7 @@ def assert_same_training(first, second, exact):
 
 @pytest.mark.parametrize("n_batches, checkpoint_every", [(10, None), (8, None), (8, 3)])
 def test_updates_do_not_depend_on_batches_per_call(n_batches, checkpoint_every, tmp_path):
-    """Minibatches 5 per call: whole calls, a shorter rest (run one by one), calls cut at checkpoints
+    """Minibatches 5 per call: whole calls, a shorter rest, calls cut at checkpoints
     every 3 updates; three epochs as one minibatch per call, bit for bit in this float32 case (NUMBA;
     in float64 with momentum LLVM's code for the scan's body rounded differently, in the last bit).
 
@@ -257,6 +257,7 @@ def test_updates_do_not_depend_on_batches_per_call(n_batches, checkpoint_every, 
     five = train_bars("NUMBA", 5, n_batches, 3, dtype="float32", checkpoint=checkpoint,
                       checkpoint_every=checkpoint_every)
     assert_same_training(one, five, exact=True)
+    assert five[1]._single_step_fn is None  # Numba's loop takes any number of minibatches: one function
     for model, trainer in (one, five):
         assert all(value.dtype == np.float32 for value in model.get_params().values())
         assert np.asarray(trainer.persistent_chain.get_value()).dtype == np.float32
