@@ -36,7 +36,8 @@ grid search 7.7 s instead of 0.09 s, which swamped every other time.
     python benchmarks/bench_small.py [--quick] [--parts fits grid import new sizes] [--modes cpu NUMBA]
                                      [--repeats 2] [--grid-repeats 1] [--empty-cache] [--blas-threads 1]
 
-``--quick``: one repeat, a grid of 2 candidates x 2 folds, imports timed once.
+``--quick``: one repeat, a grid of 2 candidates x 2 folds, imports timed once. A mode may name the
+estimators' ``batches_per_call`` after a colon: ``--modes NUMBA NUMBA:100``.
 """
 import argparse
 import json
@@ -77,7 +78,8 @@ def make_estimator(mode):
         return BernoulliRBM(**SETTINGS)
     from rbm.estimators import BernoulliRBM
 
-    return BernoulliRBM(**SETTINGS, mode=mode)
+    mode, _, per_call = mode.partition(":")  # "NUMBA:100": batches_per_call=100
+    return BernoulliRBM(**SETTINGS, mode=mode, batches_per_call=int(per_call) if per_call else None)
 
 
 # --------------------------------------------------------------- in the child

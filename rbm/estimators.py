@@ -30,7 +30,7 @@ from .models import GaussianBernoulliRBM as GaussianModel
 from .training import Trainer
 from .validation import check_array
 
-__all__ = ["BernoulliRBM", "GaussianBernoulliRBM", "automatic_mode", "AUTO_NUMBA_MAX_PRODUCT"]
+__all__ = ["BernoulliRBM", "GaussianBernoulliRBM", "automatic_mode", "AUTO_NUMBA_MAX_PRODUCT", "NUMBA_BATCHES_PER_CALL"]
 
 
 #: the float type the estimators train and keep their fitted arrays in, whatever the input's: a float32 and a
@@ -47,6 +47,8 @@ _MAX_COMPILED_TRAINERS = 8
 #: mode="auto" trains with "NUMBA" up to this many multiply-adds in a minibatch's product with the weights
 #: (batch_size x n_features x n_components), with "cpu" above (see automatic_mode)
 AUTO_NUMBA_MAX_PRODUCT = 2 ** 18
+#: minibatch updates per compiled call with "NUMBA" when batches_per_call is None (see BernoulliRBM's batches_per_call)
+NUMBA_BATCHES_PER_CALL = 100
 
 
 def automatic_mode(batch_size: int, n_features: int, n_components: int) -> str:
@@ -260,7 +262,7 @@ class _RBMEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         """(trainer, lock) for minibatches of ``batch_size`` rows and this estimator's settings, compiled once."""
         key = (type(self), self.mode_, self.n_features_in_, self.n_components, batch_size, self.batch_size,
                float(self.learning_rate), int(self.k), bool(self.persistent), float(self.momentum),
-               float(self.weight_decay), self.batches_per_call, *sorted(self._model_kwargs().items()))
+               float(self.weight_decay), self._batches_per_call(), *sorted(self._model_kwargs().items()))
         with _COMPILED_TRAINERS_LOCK:
             if key not in _COMPILED_TRAINERS:
                 # the seed is immaterial: each use sets the sampler's state (_load_state)
@@ -269,12 +271,18 @@ class _RBMEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
                 trainer = Trainer(model, learning_rate=self.learning_rate, k=self.k, persistent=self.persistent,
                                   batch_size=batch_size, n_chains=self.batch_size if self.persistent else None,
                                   momentum=self.momentum, weight_decay=self.weight_decay, mode=self.mode_,
-                                  batches_per_call=self.batches_per_call)
+                                  batches_per_call=self._batches_per_call())
                 _COMPILED_TRAINERS[key] = (trainer, threading.Lock())
                 while len(_COMPILED_TRAINERS) > _MAX_COMPILED_TRAINERS:
                     _COMPILED_TRAINERS.popitem(last=False)
             _COMPILED_TRAINERS.move_to_end(key)
             return _COMPILED_TRAINERS[key]
+
+    def _batches_per_call(self):
+        """``batches_per_call``, or when None: NUMBA_BATCHES_PER_CALL with "NUMBA", the trainer's default otherwise."""
+        if self.batches_per_call is None and str(self.mode_).upper() == "NUMBA":
+            return NUMBA_BATCHES_PER_CALL
+        return self.batches_per_call
 
     def _load_state(self, trainer):
         """Write the fitted attributes and ``_training_state`` into ``trainer`` and its model."""
@@ -410,15 +418,19 @@ class BernoulliRBM(_RBMEstimator):
         2**18: "NUMBA"); a seed then gives exactly what the picked mode gives
         (``mode_`` names it).
     batches_per_call : int >= 1, optional
-        Minibatch updates per call of the compiled step (:class:`rbm.Trainer`;
-        the mode's default, 1 on the CPU, when None). The updates do not
-        depend on it (the same random draws; values equal to rounding). With
-        "NUMBA" one compiled function loops over any number of minibatches.
-        Measured on scikit-learn's digits (1,797 x 64, 100 components,
-        10 passes, "NUMBA", 2-core machine): 100 makes every fit after a
-        process's first 0.20 s instead of 0.45 s (scikit-learn: 0.16 s), the
-        first 1.9 s instead of 1.6 s with a warm compile cache, and the first
-        ever (empty cache) 40 s instead of 23 s. It pays in a grid search.
+        Minibatch updates per call of the compiled step (:class:`rbm.Trainer`).
+        None: 100 (``NUMBA_BATCHES_PER_CALL``) with "NUMBA", whose one
+        compiled function loops over any number of minibatches, and the
+        trainer's default (1 on the CPU) otherwise. The draws and their order
+        do not depend on it; the arithmetic may differ in the last bit, which
+        can flip a sampled unit, after which two runs drift apart (alike in
+        distribution). Measured on scikit-learn's digits (1,797 x 64,
+        100 components, 10 passes, "NUMBA", 2-core machine,
+        ``benchmarks/bench_small.py --modes NUMBA:1 NUMBA:100``): 100 against 1
+        makes every fit after a process's first 0.20 s instead of 0.43 s
+        (scikit-learn: 0.15 s) and a 10 x 5 grid search 27 s instead of 35 s
+        (scikit-learn: 22 s), the first fit 1.8 s instead of 1.5 s with a warm
+        compile cache, and the first ever (empty cache) 40 s instead of 23 s.
 
     Attributes
     ----------

@@ -27,3 +27,18 @@ def no_deprecation_warnings():
         warnings.simplefilter("error", DeprecationWarning)
         warnings.simplefilter("error", FutureWarning)
         yield
+
+
+@pytest.fixture(autouse=True)
+def one_minibatch_per_numba_call_in_estimators(monkeypatch):
+    """The estimators train with one minibatch per compiled call under "NUMBA" in the tests, not 100.
+
+    Why: with an empty compile cache (CI) Numba's loop over several minibatches compiles some 17 s
+    longer per structure than the one-minibatch step (the digits estimator: 40 s against 23 s), and the
+    estimators' tests fit dozens of structures. The default is tested on its own
+    (tests/test_estimators.py::test_numba_fits_run_100_minibatches_per_call_by_default), the loop
+    itself in tests/training/test_trainer.py.
+    """
+    from rbm import estimators
+
+    monkeypatch.setattr(estimators, "NUMBA_BATCHES_PER_CALL", 1)

@@ -305,3 +305,16 @@ def test_batches_per_call_changes_no_fit():
     assert backend.compiled_function_count() == before
     with pytest.raises(ValueError, match="batches_per_call"):
         BernoulliRBM(batches_per_call=0).fit(X)
+
+
+def test_numba_fits_run_100_minibatches_per_call_by_default(monkeypatch):
+    """batches_per_call=None: 100 per call with "NUMBA" (mode="auto" picks it here), one otherwise; the same fit."""
+    monkeypatch.setattr(estimators, "NUMBA_BATCHES_PER_CALL", 100)  # the library's value (conftest sets 1)
+    X, _ = digits(100)
+    settings = dict(n_components=5, batch_size=10, n_iter=2, random_state=0)
+    default = BernoulliRBM(**settings).fit(X)
+    assert default.mode_ == "NUMBA" and default._batches_per_call() == 100
+    assert BernoulliRBM(**settings, mode="cpu").fit(X)._batches_per_call() is None  # the trainer's default: 1
+    single = BernoulliRBM(**settings, batches_per_call=1).fit(X)
+    for name, value in fitted_state(single).items():
+        np.testing.assert_allclose(getattr(default, name), value, rtol=1e-11, atol=1e-13, err_msg=name)

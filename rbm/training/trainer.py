@@ -86,8 +86,10 @@ class Trainer(TrainingEngine):
         a shorter stretch (an epoch's rest, a stretch cut by
         ``checkpoint_every``) runs one minibatch per call with the same random
         draws; the other modes compile one loop for any number of
-        minibatches. Values agree to rounding (a compiler may fuse a loop's
-        body its own way; with NUMBA they were often bit for bit).
+        minibatches. The arithmetic may differ in the last bit (a compiler
+        may fuse a loop's body its own way; with NUMBA it was often bit for
+        bit), which can flip a sampled unit, after which runs drift apart
+        (alike in distribution).
     centering : bool
         Train the centered RBM of Melchior et al. (2016) (binary RBMs): the
         gradient of the energy with offsets, -(v - mu).b - c.(h - lambda)
