@@ -56,6 +56,7 @@ from .reuse import (  # noqa: E402
     converting_for_a_copy,
     copy_function,
     count_compilation,
+    expected_linker_warnings,
     structure_of,
 )
 
@@ -487,16 +488,12 @@ def compile_function(inputs, outputs, updates=None, givens=None, mode="cpu", nam
     array([2., 5.])
     """
     mode = resolve_mode(mode)
-    count_compilation(name)
     if nested_scan:
         mode = mode.excluding("scan_sit_sot_to_untraced")
-    with warnings.catch_warnings():
-        # The JAX linker announces that it keeps its own copy of shared random
-        # generators (so ``model.rng`` stops advancing there) and that it drops
-        # shape assertions JAX cannot trace; both are expected for our graphs.
-        warnings.filterwarnings("ignore", message="The RandomType SharedVariables", category=UserWarning)
-        warnings.filterwarnings("ignore", message="Skipping Assert", category=UserWarning)
-        return pytensor.function(inputs, outputs, updates=updates, givens=givens, mode=mode, name=name)
+    with expected_linker_warnings():
+        function = pytensor.function(inputs, outputs, updates=updates, givens=givens, mode=mode, name=name)
+    count_compilation(name)
+    return function
 
 
 def uses_jax(mode):

@@ -18,12 +18,15 @@ of a fresh compile (tested), and state stays live in the object's own
 shared variables, as if it had compiled the function itself.
 """
 import collections
+import contextlib
 import json
 import threading
 import types
+import warnings
 
 import numpy as np
 import pytensor
+import pytensor.link.jax.linker
 
 __all__ = ["FunctionCache", "copy_function", "compiled_function_count", "converting_for_a_copy", "structure_of",
            "compiled_for_model", "COMPILED_FUNCTIONS"]
@@ -82,7 +85,21 @@ def _never_called(*args):
 UNCONVERTED = (types.SimpleNamespace(py_func=_never_called), None)
 
 
-def copy_function(function, swap, name=None):
+@contextlib.contextmanager
+def expected_linker_warnings():
+    """Silence what PyTensor's JAX linker says of every rbm graph it builds (expected, not a problem).
+
+    It announces that it keeps its own copy of shared random generators (so
+    ``model.rng`` stops advancing there) and that it drops shape assertions
+    JAX cannot trace.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The RandomType SharedVariables", category=UserWarning)
+        warnings.filterwarnings("ignore", message="Skipping Assert", category=UserWarning)
+        yield
+
+
+def copy_function(function, swap, name=None, share_compiled=True):
     """``function.copy(swap=swap)``, running ``function``'s compiled code where a JIT linker made it.
 
     Parameters
@@ -94,6 +111,9 @@ def copy_function(function, swap, name=None):
         that the copy reads and updates instead.
     name : str, optional
         The copy's name (``function``'s by default).
+    share_compiled : bool, default True
+        Run ``function``'s compiled code; when False the copy compiles its
+        own on its first call.
 
     Returns
     -------
@@ -108,10 +128,11 @@ def copy_function(function, swap, name=None):
     takes the original's callable instead; JAX and Numba compile lazily, so
     the copy's own one, never called, costs nothing.
     """
-    original = getattr(function.vm, "jit_fn", None)
+    original = getattr(function.vm, "jit_fn", None) if share_compiled else None
     _copying.active = original is not None
     try:
-        copy = function.copy(swap=swap, name=name or function.name)
+        with expected_linker_warnings():
+            copy = function.copy(swap=swap, name=name or function.name)
     finally:
         _copying.active = False
     if original is None:
@@ -129,10 +150,12 @@ def copy_function(function, swap, name=None):
 def structure_of(*parts):
     """What of ``parts`` (a model, its layers, an optimizer, ...) a compiled graph may hold as constants.
 
-    Each part's class and its public settings of a plain type (sizes, dtype,
-    flags, numbers); shared variables, arrays and private state are left out,
-    as a reused function reads them from the object's own shared variables.
-    None parts are skipped.
+    Each part's class and its public settings of a plain type: numbers,
+    strings, flags, None, and tuples or lists of those (a DBM's layer sizes);
+    shared variables, arrays, other objects and private state are left out,
+    as a reused function reads them from the object's own shared variables
+    (a setting held otherwise must be in the caller's key). None parts are
+    skipped.
 
     Parameters
     ----------
@@ -158,10 +181,21 @@ def structure_of(*parts):
     if not all(type(part).__module__.split(".")[0] == "rbm" for part in parts):
         return None
     return tuple((f"{type(part).__module__}.{type(part).__qualname__}",
-                  tuple(sorted((name, value) for name, value in vars(part).items()
-                               if isinstance(value, (bool, int, float, str)) and not name.startswith("_")
-                               and name != "seed")))
+                  tuple(sorted((name, tuple(value) if isinstance(value, list) else value)
+                               for name, value in vars(part).items()
+                               if _plain(value) and not name.startswith("_") and name != "seed")))
                  for part in parts)
+
+
+def _plain(value):
+    """Whether ``value`` is a number, string, flag or None, or a tuple or list of those."""
+    if isinstance(value, (tuple, list)):
+        return all(_plain(item) and not isinstance(item, (tuple, list)) for item in value)
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+def _is_jax(function):
+    return isinstance(function.maker.linker, pytensor.link.jax.linker.JAXLinker)
 
 
 def _placeholder(variable):
@@ -248,7 +282,16 @@ class FunctionCache:
         if not all(id(variable) in names_of for variable in shared_inputs):
             return function  # a shared variable the key's owner did not name: not safe to serve to others
         placeholders = {variable: _placeholder(variable) for variable in shared_inputs}
-        template = copy_function(function, placeholders)
+        # The cache must keep nothing of the object first compiled for (its training set, say). PyTensor's
+        # JAX code closes over the nodes of the graph it was made from, and through them over that object's
+        # shared variables, so under JAX the template compiles code of its own (traced once more, on the
+        # next object's first call). And a copy's graph keeps clones of its original's shared inputs, which
+        # share their containers: the template is a copy of a copy, whose leftover clones hold placeholders.
+        share_compiled = not _is_jax(function)
+        first_copy = copy_function(function, placeholders, share_compiled=share_compiled)
+        second = {placeholder: _placeholder(placeholder) for placeholder in placeholders.values()}
+        template = copy_function(first_copy, second, share_compiled=share_compiled)
+        placeholders = {variable: second[placeholder] for variable, placeholder in placeholders.items()}
         with self._lock:
             self._templates[key] = (template, {placeholders[v]: names_of[id(v)] for v in shared_inputs})
             while len(self._templates) > self.max_size:

@@ -324,10 +324,12 @@ class TrainingEngine:
         jax, rng = backend.uses_jax(self.mode), self.model.rng
         if jax:
             backend.set_jax_rng_key(self._single_step_fn, rng, backend.jax_rng_key(self._train_fn, rng))
-        for index in range(start, stop):
-            self._single_step_fn(index, index + 1)
-        if jax:
-            backend.set_jax_rng_key(self._train_fn, rng, backend.jax_rng_key(self._single_step_fn, rng))
+        try:
+            for index in range(start, stop):
+                self._single_step_fn(index, index + 1)
+        finally:  # also when interrupted: the long step's key must include the draws made
+            if jax:
+                backend.set_jax_rng_key(self._train_fn, rng, backend.jax_rng_key(self._single_step_fn, rng))
 
     # -------------------------------------------------------------- hooks
     def _check_valid(self, valid):

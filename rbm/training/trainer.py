@@ -277,7 +277,9 @@ class Trainer(TrainingEngine):
         compiled function. With ``resume=PATH`` the state is first restored
         from that checkpoint and ``epochs`` counts the whole run: training
         stops once ``epochs`` epochs are complete, ending with exactly the
-        weights of an uninterrupted run with the same seed and data.
+        weights of an uninterrupted run with the same seed and data (under
+        JAX with several minibatches per call, equal to the last bit when
+        both runs were cut at the same places, e.g. by ``checkpoint_every``).
 
         ``checkpoint=PATH`` writes the full training state (see
         ``rbm.training.checkpoint``) every ``checkpoint_every`` minibatch updates,

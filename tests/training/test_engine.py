@@ -152,3 +152,24 @@ def test_a_second_trainers_validation_compiles_nothing():
     params = second.model.get_params()
     free_energy = reference.free_energy(BARS[:5], params["W"], params["hbias"], params["vbias"]).mean()
     assert second._mean_free_energy(BARS[:5]) == pytest.approx(free_energy, rel=1e-12)
+
+
+def test_the_cache_keeps_nothing_of_the_trainer_first_compiled_for():
+    """Its template runs on placeholders: the first trainer's data and model go when the trainer goes."""
+    import gc
+    import weakref
+
+    pytest.importorskip("jax")
+    COMPILED_STEPS.clear()
+    trainer = Trainer(bars_rbm(0), batch_size=7, mode="cpu", seed=0)
+    trainer.fit(BARS, epochs=1, verbose=False)
+    # the containers: a copy's graph keeps clones of its original's shared variables, which share them
+    batches, weights = weakref.ref(trainer._batches.container), weakref.ref(trainer.model.W.container)
+    del trainer
+    gc.collect()
+    assert len(COMPILED_STEPS) == 1 and batches() is None and weights() is None
+
+
+def test_the_structure_names_a_dbms_layer_sizes():
+    first, other = (backend.structure_of(DBM(sizes, numpy_rng=0)) for sizes in ([6, 4, 3], [6, 5, 3]))
+    assert first != other and first == backend.structure_of(DBM([6, 4, 3], numpy_rng=1))
