@@ -24,7 +24,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import backend
+from . import backend, layers
 from .models import RBM
 from .models import GaussianBernoulliRBM as GaussianModel
 from .training import Trainer
@@ -349,7 +349,8 @@ class _RBMEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     def _mean_hiddens(self, v):
         """p(h_j = 1 | v) for validated rows ``v`` (dense, sparse or one 1-D row), in float64."""
         v = v.astype(_TRAINING_DTYPE) if v.dtype != _TRAINING_DTYPE else v
-        return expit(safe_sparse_dot(self._scaled(v), self.components_.T) + self.intercept_hidden_)
+        scaled = self._visible_layer().np_scale(v)
+        return expit(safe_sparse_dot(scaled, self.components_.T) + self.intercept_hidden_)
 
     def _sample_hiddens(self, v, rng):
         """A binary (bool) sample of h ~ p(h | v), drawn as uniform < p with the RandomState ``rng``."""
@@ -373,7 +374,13 @@ class _RBMEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         check_is_fitted(self)
         v = self._validate_X(v, reset=False)
         hidden = self._sample_hiddens(v, self.random_state_)
-        return self._sample_visibles(hidden, self.random_state_).astype(v.dtype)
+        visible = self._visible_layer().np_sample(hidden @ self.components_, self.intercept_visible_,
+                                                  self.random_state_)
+        return visible.astype(v.dtype)
+
+    def _visible_layer(self):
+        """The fitted model's visible layer (:mod:`rbm.layers`), bound: the estimator computes with its numpy maths."""
+        return self._unbound_visible_layer().bind(self.n_features_in_, np.dtype(_TRAINING_DTYPE).name)
 
 
 class _NonNegativeRBM(RBM):
@@ -505,13 +512,8 @@ class BernoulliRBM(_RBMEstimator):
         return "pseudo-likelihood" if self.persistent else "reconstruction log-likelihood"
 
     @staticmethod
-    def _scaled(X):
-        return X
-
-    def _sample_visibles(self, h, rng):
-        """A binary (bool) sample of v ~ p(v | h), drawn as uniform < p with the RandomState ``rng``."""
-        p = expit(h @ self.components_ + self.intercept_visible_)
-        return rng.uniform(size=p.shape) < p
+    def _unbound_visible_layer():
+        return layers.Bernoulli()
 
     def score_samples(self, X):
         """Pseudo-log-likelihood of each row: sum_i log p(x_i | x_(-i)) = sum_i log sigmoid(F(x^i) - F(x)).
@@ -613,13 +615,8 @@ class GaussianBernoulliRBM(_RBMEstimator):
         super()._read_model(model)
         self.sigma_ = model.get_sigma()
 
-    def _scaled(self, X):
-        return X.multiply(1 / self.sigma_).tocsr() if sp.issparse(X) else X / self.sigma_
-
-    def _sample_visibles(self, h, rng):
-        """A sample of v ~ N(b + sigma * (h W), sigma^2) with the RandomState ``rng``."""
-        mean = self.intercept_visible_ + self.sigma_ * (h @ self.components_)
-        return mean + self.sigma_ * rng.standard_normal(mean.shape)
+    def _unbound_visible_layer(self):
+        return layers.Gaussian(sigma=self.sigma_)
 
     def score_samples(self, X):
         """-F(x) per row: the log-density up to the model's constant log Z.
@@ -635,6 +632,5 @@ class GaussianBernoulliRBM(_RBMEstimator):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         dense = np.asarray(X.toarray() if sp.issparse(X) else X, dtype=np.float64)
-        quadratic = (((dense - self.intercept_visible_) / self.sigma_) ** 2 / 2).sum(axis=1)
-        hidden = np.logaddexp(0, (dense / self.sigma_) @ self.components_.T + self.intercept_hidden_).sum(axis=1)
-        return hidden - quadratic
+        return -self._visible_layer().np_free_energy(dense, self.components_.T, self.intercept_hidden_,
+                                                     self.intercept_visible_)

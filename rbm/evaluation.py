@@ -169,8 +169,7 @@ def free_energy(model: RBM, data: ArrayLike) -> np.ndarray:
     """
     W, hbias, vbias = _check_model(model)
     data = model.check_data(data).astype(np.float64)
-    visible = model.visible
-    return visible.np_energy_term(data, vbias) - np.logaddexp(0.0, visible.np_scale(data) @ W + hbias).sum(axis=1)
+    return model.visible.np_free_energy(data, W, hbias, vbias)
 
 
 def _binary_states(start, stop, n_bits):
@@ -251,8 +250,7 @@ def exact_log_partition(model: RBM) -> ExactResult:
         return _exact_result(float(logsumexp(partial)), n_hidden_states, started)
     for start in range(0, n_visible_states, _STATES_PER_BATCH):
         v = visible.states(start, min(start + _STATES_PER_BATCH, n_visible_states))
-        partial.append(logsumexp(-visible.np_energy_term(v, vbias)
-                                 + np.logaddexp(0.0, visible.np_scale(v) @ W + hbias).sum(axis=1)))
+        partial.append(logsumexp(-visible.np_free_energy(v, W, hbias, vbias)))
     return _exact_result(float(logsumexp(partial)), n_visible_states, started)
 
 

@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import logsumexp
+from scipy.special import expit, logsumexp
 
 from . import backend
 from .backend import pt
@@ -334,6 +334,44 @@ class Layer:
             e(v) = -v.b, one value per row.
         """
         return -v @ bias
+
+    def np_free_energy(self, v, W, hbias, vbias):
+        """F(v) for each row of ``v`` in numpy, with binary hidden units: e(v) - sum_j softplus((s(v) W + c)_j).
+
+        Parameters
+        ----------
+        v : ndarray (rows, n_units)
+            Visible states (complete rows).
+        W : ndarray (n_units, n_hidden)
+        hbias, vbias : ndarray (n_hidden,), (n_units,)
+            c and b.
+
+        Returns
+        -------
+        ndarray (rows,)
+            The free energy of each row; log p(v) = -F(v) - log Z.
+        """
+        return self.np_energy_term(v, vbias) - _softplus(self.np_scale(v) @ W + hbias).sum(axis=1)
+
+    def np_sample(self, top_down, bias, generator):
+        """A draw from p(v | h) in numpy, given the top-down input t = h W^T: v_i = 1 where u_i < sigmoid(t_i + b_i).
+
+        Parameters
+        ----------
+        top_down : ndarray (rows, n_units)
+            t = h W^T, one row per chain.
+        bias : ndarray (n_units,)
+            b, the visible biases.
+        generator : numpy RandomState or Generator
+            Draws ``rows x n_units`` uniforms, in row order.
+
+        Returns
+        -------
+        ndarray (rows, n_units), float64
+            0/1 states.
+        """
+        probabilities = expit(top_down + bias)
+        return (generator.uniform(size=probabilities.shape) < probabilities).astype(np.float64)
 
     def n_states(self) -> float:
         """How many states the bound layer has (infinite for real units).
@@ -1023,8 +1061,10 @@ class Gaussian(Layer):
         Returns
         -------
         ndarray (rows, n_units)
-            v_i / sigma_i.
+            v_i / sigma_i (sparse when ``v`` is a scipy sparse matrix).
         """
+        if hasattr(v, "multiply"):  # a scipy sparse matrix: divide its stored values only
+            return v.multiply(1.0 / self.get_sigma()).tocsr()
         return v / self.get_sigma()
 
     def np_energy_term(self, v, bias):
@@ -1043,6 +1083,16 @@ class Gaussian(Layer):
             e(v), one value per row.
         """
         return (((v - bias) / self.get_sigma()) ** 2 / 2).sum(axis=1)
+
+    def np_sample(self, top_down, bias, generator):
+        """A draw from p(v | h) = N(b + sigma t, sigma^2) in numpy, given t = h W^T.
+
+        ``generator`` draws rows x n_units standard normals, in row order;
+        arguments and result as :meth:`Layer.np_sample` (real states).
+        """
+        sigma = self.get_sigma()
+        mean = bias + sigma * top_down
+        return mean + sigma * generator.standard_normal(mean.shape)
 
     def n_states(self):
         """How many states the bound layer has: infinitely many for real units.
@@ -1375,6 +1425,20 @@ class Categorical(Layer):
         powers = self.n_categories ** np.arange(self.n_variables)
         codes = np.arange(start, stop)[:, None] // powers % self.n_categories
         return np.eye(self.n_categories)[codes].reshape(len(codes), self.units)
+
+    def np_sample(self, top_down, bias, generator):
+        """A draw from p(v | h) in numpy, one-hot per group: the category k where cdf_(k-1) <= u < cdf_k.
+
+        As :meth:`sample`: one uniform u per group (``generator`` draws
+        rows x n_variables of them, in row order), cdf the cumulative softmax
+        of the group's activations t + b, its last value set to 1. Arguments
+        and result as :meth:`Layer.np_sample`: one 1 per group of K units.
+        """
+        grouped = (top_down + bias).reshape(len(top_down), self.n_variables, self.n_categories)
+        cdf = np.cumsum(np.exp(grouped - logsumexp(grouped, axis=2, keepdims=True)), axis=2)
+        cdf[:, :, -1] = 1.0
+        codes = (generator.uniform(size=cdf.shape[:2] + (1,)) >= cdf).sum(axis=2)
+        return np.eye(self.n_categories)[codes].reshape(len(top_down), self.units)
 
     def log_partition_given_input(self, top_down, bias):
         """log sum_v exp(v.(t + b)) for each row t of ``top_down``: sum_i logsumexp_k(t_ik + b_ik).

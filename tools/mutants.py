@@ -98,6 +98,11 @@ PRETRAINING_K = DBN_TESTS + "::test_pretraining_runs_chains_of_k_gibbs_steps"
 PRETRAINING_STEP = DBN_TESTS + "::test_a_pretraining_step_is_numpys_cd_step_on_its_minibatch_rows"
 DBN_TRAINER_FIT = "tests/training/test_dbn.py::test_fit_pretrains_every_layer_then_finetunes_and_keeps_the_best_model"
 DBN_TRAINER_BEST = "tests/training/test_dbn.py::test_finetuning_ends_with_the_best_validated_model_not_the_last"
+DBN_TRAINER_EARLY_STOPPING_RESUME = "tests/training/test_dbn.py::test_a_resume_in_finetuning_keeps_early_stopping"
+NUMPY_FREE_ENERGY = "tests/test_layers.py::test_numpy_free_energy_is_minus_log_of_the_sum_over_hidden_states"
+NUMPY_DRAWS = "tests/test_layers.py::test_numpy_draws_follow_each_layers_conditional"
+DBN_TRAINER_FINISHED = "tests/training/test_dbn.py::test_resuming_a_finished_run_changes_nothing"
+DBN_TRAINER_RESUME = "tests/training/test_dbn.py::test_a_run_resumed_from_its_checkpoint_ends_with_the_uninterrupted_runs_parameters"
 
 TRAINER_TESTS = "tests/training/test_trainer.py"
 SGD_STEPS = TRAINER_TESTS + "::test_sgd_steps_match_numpy"
@@ -675,11 +680,15 @@ MUTANTS = [
            "v = visible.states(start, min(start + _STATES_PER_BATCH - 1, n_visible_states))",
            "exact log Z (visible states enumerated): each full batch of states loses its last state",
            [EXACT_BATCHES]),
-    mutant("eval-exact-visible-energy-sign", EVALUATION_PY,
-           "partial.append(logsumexp(-visible.np_energy_term(v, vbias)",
-           "partial.append(logsumexp(visible.np_energy_term(v, vbias)",
-           "exact log Z (visible states enumerated): + e(v) instead of - e(v)",
-           [EXACT_ENUMERATION, CATEGORICAL_LOG_Z]),
+    mutant("eval-exact-visible-energy-sign", UNITS_PY,
+           "return self.np_energy_term(v, vbias) - _softplus(",
+           "return -self.np_energy_term(v, vbias) - _softplus(",
+           "numpy free energy (exact log Z by visible states, the estimators' scores): - e(v) instead of + e(v)",
+           [EXACT_ENUMERATION, CATEGORICAL_LOG_Z, NUMPY_FREE_ENERGY]),
+    mutant("layers-numpy-draws-ignore-bias", UNITS_PY,
+           "        probabilities = expit(top_down + bias)", "        probabilities = expit(top_down)",
+           "numpy draws of binary units (the estimators' gibbs) leave out the visible biases",
+           [NUMPY_DRAWS]),
     mutant("eval-default-betas", EVALUATION_PY,
            "np.linspace(0.5, 0.9, 4001)[:-1]", "np.linspace(0.5, 0.9, 4000)[:-1]",
            "default AIS schedule: one temperature short in the middle stretch", [DEFAULT_BETAS]),
@@ -746,7 +755,7 @@ MUTANTS = [
            "checkpoints: the pseudo-likelihood's bit index restarts at 0 (only the monitored cost changes)",
            [RESUMED_COSTS, RESUME, EVERY_TRIP, KILLED_AND_RESUMED]),
     mutant("checkpoint-rng-not-restored", CHECKPOINT_PY,
-           "trainer.model.rng.set_value(generator)", "trainer.model.rng.get_value()",
+           "        rng.set_value(generator)", "        rng.get_value()",
            "checkpoints: the sampler's generator state not restored (non-JAX modes)", [RESUME]),
     mutant("checkpoint-history-not-restored", CHECKPOINT_PY,
            "trainer.history[:] = history", "trainer.history[:] = []",
@@ -769,9 +778,21 @@ MUTANTS = [
            "checkpoints: a mid-epoch resume restarts its epoch at minibatch 0 (with the later state)",
            [CENTERED_RESUME]),
     mutant("dbn-trainer-keeps-last-model", DBN_TRAINER_PY,
-           "self.dbn.set_params(**self._best_params)", "self.dbn.get_params()",
+           "            stage.keep_best()  # the model that validated best", "            pass",
            "DBNTrainer: ends with the last fine-tuned model, not the best validated one",
            [DBN_TRAINER_BEST, DBN_TRAINER_FIT]),
+    mutant("dbn-resume-ignores-finished", DBN_TRAINER_PY,
+           "return stage, max(epoch, 1) if finished else None", "return stage, None",
+           "DBNTrainer: resuming the checkpoint of a run that early stopping ended trains on",
+           [DBN_TRAINER_FINISHED]),
+    mutant("dbn-resume-keeps-other-generators", DBN_TRAINER_PY,
+           "            self.dbn.rbm_layers[i].rng.set_value(generator)", "            pass",
+           "DBNTrainer: a resume restores the running layer's sampler only (later layers keep the new DBN's seeds)",
+           [DBN_TRAINER_RESUME]),
+    mutant("dbn-resume-forgets-early-stopping", DBN_TRAINER_PY,
+           "self._earlier, self.early_stopping = history, stopping", "self._earlier = history",
+           "DBNTrainer: a resume in fine-tuning starts early stopping afresh",
+           [DBN_TRAINER_RESUME, DBN_TRAINER_EARLY_STOPPING_RESUME]),
     # ---- compiled once per structure (rbm/backend/reuse.py, the engine, sampling, evaluation)
     mutant("reuse-key-ignores-optimizer-state", ENGINE_PY,
            "settings = json.dumps([settings, state], sort_keys=True, default=repr)",

@@ -2,11 +2,13 @@
 
 One module and one format for every trainer of :mod:`rbm.training.engine`
 (:class:`rbm.Trainer` writes kind ``rbm.Checkpoint``, version 2;
-:class:`rbm.training.DBMTrainer` kind ``rbm.DBMCheckpoint``, version 1). A
+:class:`rbm.training.DBMTrainer` kind ``rbm.DBMCheckpoint``, version 1;
+:class:`rbm.DBNTrainer` kind ``rbm.DBNCheckpoint``, version 3). A
 checkpoint is an ``.npz`` written atomically (see :mod:`rbm.persistence`)
 holding the parameters, the optimizer's state (momentum buffers, Adam's
 moments), the chains, centering offsets, integer state such as the
-pseudo-likelihood bit index, the sampler's random generator state (under JAX: the key of the
+pseudo-likelihood bit index, other state as JSON (a DBN's stage and early
+stopping), the sampler's random generator state (under JAX: the key of the
 training function's own copy of it), the position in the run
 (epoch, minibatch, costs of the epoch so far), the history, the trainer's
 settings and a fingerprint of the training data. Loading checks all of it
@@ -65,17 +67,20 @@ def save_checkpoint(trainer, path, position, fingerprint):
     arrays = {name: np.asarray(variable.get_value(borrow=True))
               for name, variable in trainer._state_variables().items()}
     # One of the two generator entries is empty: JAX modes keep a key, the others a numpy Generator.
-    rng_jax_key, rng_state = np.zeros(0, np.uint32), ""
-    if backend.uses_jax(trainer.mode):
-        rng_jax_key = backend.jax_rng_key(trainer._train_fn, trainer.model.rng)
-    else:
-        rng_state = json.dumps(trainer.model.rng.get_value(borrow=True).bit_generator.state)
+    # Both are empty for a step that draws nothing.
+    rng_jax_key, rng_state, rng = np.zeros(0, np.uint32), "", trainer._generator()
+    if rng is not None and backend.uses_jax(trainer.mode):
+        rng_jax_key = backend.jax_rng_key(trainer._train_fn, rng)
+    elif rng is not None:
+        rng_state = json.dumps(rng.get_value(borrow=True).bit_generator.state)
+    extra = trainer._checkpoint_extra()
     atomic_savez(path, dict(
         kind=np.str_(trainer._checkpoint_kind), format_version=np.int64(trainer._checkpoint_version),
         settings=np.str_(json.dumps(trainer._checkpoint_settings(), sort_keys=True)),
         history=np.str_(json.dumps(trainer.history)),
         data_sha256=np.str_(fingerprint),
         **{name: np.int64(value) for name, value in trainer._checkpoint_scalars().items()},
+        **({"extra": np.str_(json.dumps(extra))} if extra else {}),
         epoch=np.int64(position["epoch"]), batch=np.int64(position["batch"]),
         epoch_costs=np.asarray(position["epoch_costs"], dtype=np.float64),
         epoch_seconds=np.float64(position["epoch_seconds"]),
@@ -121,6 +126,7 @@ def load_checkpoint(trainer, path, fingerprint):
                     "epoch_costs": [float(c) for c in arrays["epoch_costs"]],
                     "epoch_seconds": float(arrays["epoch_seconds"])}
         scalars = {name: int(arrays[name]) for name in trainer._checkpoint_scalars()}
+        extra = json.loads(str(arrays["extra"])) if trainer._checkpoint_extra() else {}
         fingerprint_saved = str(arrays["data_sha256"])
     except (KeyError, ValueError, TypeError) as error:
         raise ValueError(f"{path!r} is not a complete {trainer._checkpoint_kind} checkpoint: {error}") from None
@@ -158,8 +164,12 @@ def load_checkpoint(trainer, path, fingerprint):
     if position["batch"] < 0 or position["epoch"] < 0:
         raise ValueError(f"{path!r} holds an impossible position")
     trainer._check_checkpoint_scalars(scalars, path)
+    trainer._check_checkpoint_extra(extra, path)
+    rng = trainer._generator()
     uses_jax = backend.uses_jax(trainer.mode)
-    if uses_jax:  # the compiled function's own copy of the generator (see backend.jax_rng_key)
+    if rng is None:
+        pass  # the step draws nothing
+    elif uses_jax:  # the compiled function's own copy of the generator (see backend.jax_rng_key)
         if rng_jax_key.dtype != np.uint32 or rng_jax_key.shape != (2,):
             raise ValueError(f"{path!r} holds no JAX random key (uint32, 2 values) for a JAX mode")
     else:
@@ -173,9 +183,10 @@ def load_checkpoint(trainer, path, fingerprint):
     for variable, value in restored.items():
         backend.set_shared_data(variable, value, trainer.mode)
     trainer._restore_checkpoint_scalars(scalars)
-    if uses_jax:
-        backend.set_jax_rng_key(trainer._train_fn, trainer.model.rng, rng_jax_key)
-    else:
-        trainer.model.rng.set_value(generator)
+    trainer._restore_checkpoint_extra(extra)
+    if rng is not None and uses_jax:
+        backend.set_jax_rng_key(trainer._train_fn, rng, rng_jax_key)
+    elif rng is not None:
+        rng.set_value(generator)
     trainer.history[:] = history
     return position

@@ -1,34 +1,53 @@
-"""Greedy layer-wise pretraining and fine-tuning of a :class:`rbm.DBN`, the tutorial's recipe.
+"""Greedy layer-wise pretraining and fine-tuning of a :class:`rbm.DBN`, the tutorial's recipe, on the one engine.
 
-:class:`DBNTrainer` is a thin driver over the functions the DBN compiles
-(:meth:`rbm.DBN.pretraining_functions`, :meth:`rbm.DBN.build_finetune_functions`):
-it runs CD-k on each layer in turn, then minibatch gradient descent on the
-whole network with the tutorial's early stopping (patience that doubles on a
-clear improvement of the validation error), and adds what a long run needs:
-progress bars, atomic checkpoints after every epoch that resume bit for bit,
-and a divergence guard.
+:class:`DBNTrainer` runs the tutorial's ``test_DBN``: CD-k on each layer's
+RBM in turn, bottom up, then minibatch gradient descent on the whole network
+with the tutorial's early stopping (a patience that grows on a clear
+improvement of the validation error). Each stage is a trainer of
+:mod:`rbm.training.engine`, so the DBN gets what every model gets there:
+steps compiled once per structure, the divergence guard, callbacks, progress
+and checkpoints (:mod:`rbm.training.checkpoint`, kind ``rbm.DBNCheckpoint``):
+
+- :class:`LayerPretraining` is an :class:`rbm.Trainer` (CD-k, plain SGD) of
+  one layer's RBM. Its minibatches are the network's input: the RBM reads
+  them through the layers below (its ``input`` is their output, as in the
+  tutorial's ``givens`` on ``dbn.x``), inside the compiled step.
+- :class:`FineTuning` is a trainer whose step is gradient descent on the
+  negative log-likelihood of the labels, validated after every epoch.
+
+One checkpoint file holds the whole network at any epoch of either stage
+(every layer's weights and visible bias, the best validated parameters, the
+samplers' states, the history and early stopping), so a resumed run ends
+with exactly the parameters of an uninterrupted one.
 """
 import json
 import os
 import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from tqdm.auto import tqdm
+from pytensor.graph.replace import clone_replace
 
 from .. import backend
 from .._compat import DBNHistory, keyword_only
-from ..persistence import atomic_savez, load_npz
+from ..backend import pt
+from ..persistence import load_npz
 from ..validation import check_array, check_data, check_float, check_positive_int, check_verbose
-from .checkpoint import data_fingerprint
-from .engine import TrainingDiverged
-from .engine import check_npz_path as _check_npz_path
+from .checkpoint import data_fingerprint, save_checkpoint
+from .engine import TrainingEngine, check_npz_path, default_batches_per_call, epoch_start
+from .optimizers import SGD
+from .trainer import Trainer
 
-__all__ = ["DBNTrainer"]
+__all__ = ["DBNTrainer", "FineTuning", "LayerPretraining"]
 
 _KIND = "rbm.DBNCheckpoint"
-#: version 2: the history as one list of records (epochs from 0) and the RBMs' visible biases; 1 still loads
-_FORMAT_VERSION = 2
+#: version 3: the engine's format (one stage's position, all arrays, the rest as JSON); 1 and 2 still load
+_FORMAT_VERSION = 3
+#: the DBN trainer's settings that no compiled step holds (the learning rates are read from shared scalars)
+_UNCOMPILED_SETTINGS = ("pretrain_lr", "finetune_lr", "pretraining_epochs", "patience_epochs", "patience_increase",
+                        "improvement_threshold")
 
 
 def _check_labels(y, n_rows, n_classes, name):
@@ -40,6 +59,213 @@ def _check_labels(y, n_rows, n_classes, name):
     return labels.astype(np.int32)
 
 
+def format_record(record: dict) -> str:
+    """One line for an epoch's record of a DBN's training, as :meth:`DBNTrainer.fit` prints it.
+
+    Parameters
+    ----------
+    record : dict
+        A record of :attr:`DBNTrainer.history`.
+
+    Returns
+    -------
+    str
+        E.g. ``Fine-tuning epoch 3, cost 0.0912, validation error 2.10 %, 8.1 s``.
+    """
+    if record["stage"] == "pretraining":
+        return (f"Pre-training layer {record['layer']}, epoch {record['epoch']}, cost {record['cost']:.4f}, "
+                f"{record['time']:.1f} s")
+    line = (f"Fine-tuning epoch {record['epoch']}, cost {record['cost']:.4f}, validation error "
+            f"{100 * record['validation_error']:.2f} %")
+    if "test_error" in record:
+        line += f", test error of best model {100 * record['test_error']:.2f} %"
+    return line + f", {record['time']:.1f} s"
+
+
+class _Stage:
+    """What both stages of a DBN's training share: the settings, arrays, fingerprint and checkpoint of their DBNTrainer.
+
+    ``stage`` numbers the stage: the layer for pretraining, the number of
+    layers for fine-tuning; checkpoints record it.
+    """
+
+    _checkpoint_kind = _KIND
+    _checkpoint_version = _FORMAT_VERSION
+    _checkpoint_readable = (_FORMAT_VERSION,)
+    format_record = staticmethod(format_record)
+
+    def _checkpoint_settings(self):
+        return self.owner._settings()
+
+    def _structure_key(self, what):
+        key = super()._structure_key(what)
+        return None if key is None else (*key, ("stage", self.stage))
+
+    def _settings_without_structure(self):
+        return (*super()._settings_without_structure(), *_UNCOMPILED_SETTINGS)
+
+    def _fingerprint(self, batches):
+        return self.owner._fingerprint
+
+    def _check_fit_data(self, data):
+        return data  # DBNTrainer.fit checked it
+
+    def _data_variable(self):
+        return self.owner.dbn.x
+
+    def _checkpoint_scalars(self):
+        return {**super()._checkpoint_scalars(), "stage": self.stage}
+
+    def _check_checkpoint_scalars(self, scalars, path):
+        super()._check_checkpoint_scalars(scalars, path)
+        if scalars["stage"] != self.stage:
+            raise ValueError(f"{path!r} holds stage {scalars['stage']}, not stage {self.stage}")
+
+    def _checkpoint_extra(self):
+        return self.owner._checkpoint_extra(self)
+
+    def _check_checkpoint_extra(self, extra, path):
+        self.owner._check_checkpoint_extra(extra, path, self)
+
+    def _restore_checkpoint_extra(self, extra):
+        self.owner._restore_checkpoint_extra(extra, self)
+
+    def _epoch_record(self, record):
+        super()._epoch_record(record)
+        figures = dict(record)
+        record.clear()
+        layer = {} if self.stage == self.owner.dbn.n_layers else {"layer": self.stage}
+        record.update(stage="pretraining" if layer else "finetuning", **layer, **figures)
+
+
+class LayerPretraining(_Stage, Trainer):
+    """CD-k on the RBM of one layer of a DBN, on the network's input carried up through the layers below.
+
+    The engine's :class:`rbm.Trainer` with plain SGD at the DBN trainer's
+    ``pretrain_lr``; its step is the tutorial's pretraining function
+    (:meth:`rbm.DBN.pretraining_functions`). Built and run by :class:`DBNTrainer`.
+
+    Parameters
+    ----------
+    owner : DBNTrainer
+    layer : int
+        The layer, from 0 at the bottom.
+    """
+
+    _function_name = "pretrain_fn"
+
+    def __init__(self, owner, layer):
+        self.owner, self.stage = owner, layer
+        super().__init__(owner.dbn.rbm_layers[layer], learning_rate=owner.pretrain_lr, k=owner.k, persistent=False,
+                         batch_size=owner.batch_size, mode=owner.mode, optimizer=SGD(),
+                         batches_per_call=owner.batches_per_call)
+
+    def _init_engine_state(self, model, width):
+        super()._init_engine_state(model, self.owner.dbn.rbm_layers[0].n_visible)  # minibatches of the input
+
+    def _state_variables(self):
+        return {**self.owner._network_arrays(), **{v.name: v for v in self.optimizer_state},
+                **self.negative_phase.state_variables}
+
+    def _epoch_name(self, epoch):
+        return f"pretraining layer {self.stage}, epoch {epoch}"
+
+
+class FineTuning(_Stage, TrainingEngine):
+    """Minibatch gradient descent on the whole DBN's negative log-likelihood of the labels, with early stopping.
+
+    The step is the tutorial's fine-tuning function
+    (:meth:`rbm.DBN.build_finetune_functions`): every parameter moves by
+    ``-finetune_lr`` times its gradient. After each epoch the error rate on
+    the validation rows decides the early stopping of the owner
+    (:attr:`DBNTrainer.early_stopping`), and a better model is kept (with its
+    test error) until the end. Built and run by :class:`DBNTrainer`.
+
+    Parameters
+    ----------
+    owner : DBNTrainer
+    """
+
+    _function_name = "finetune_fn"
+
+    def __init__(self, owner):
+        dbn = owner.dbn
+        self.owner, self.stage = owner, dbn.n_layers
+        self.batch_size, self.mode, self.batches_per_call = owner.batch_size, owner.mode, owner.batches_per_call
+        self._init_schedules(owner.finetune_lr, SGD())
+        self._init_engine_state(dbn, dbn.rbm_layers[0].n_visible)
+        self._labels = backend.pytensor.shared(np.zeros((1, self.batch_size), dtype=np.int32), name="label_batches")
+        #: the parameters of the best validated epoch so far (copies of the network's until one is)
+        best = owner._old_best or dbn.get_params()  # (an old checkpoint's best model)
+        self.best_params = {name: backend.shared(value, f"best_{name}", dbn.dtype) for name, value in best.items()}
+        self._n_batches = None
+
+    def _generator(self):
+        return None  # gradient descent draws nothing
+
+    def _minibatch_updates(self, index, data):
+        """Every parameter p <- p - finetune_lr d NLL(labels of minibatch ``index``) / dp (symbolic), and the NLL."""
+        dbn = self.model
+        labels = self._labels[pt.minimum(index, self._labels.shape[0] - 1)]
+        cost = clone_replace(dbn.finetune_cost, replace={dbn.y: labels})
+        updates = self._optimizer_updates(dbn.params, pt.grad(cost, dbn.params))
+        return self._guarded(updates, cost, index, list(updates)), pt.cast(cost, "float64")
+
+    def _state_variables(self):
+        return {**self.owner._network_arrays(), **{f"best {name}": v for name, v in self.best_params.items()}}
+
+    def _step_variables(self):
+        return {**super()._step_variables(), "labels": self._labels}
+
+    def fit(self, X, y, *, epochs, valid, test, callbacks, verbose, checkpoint, resume):
+        """Fine-tune on rows ``X`` (whole minibatches) with labels ``y``, validating on (X, y) pairs ``valid`` and ``test``."""
+        self._n_batches = len(X) // self.batch_size
+        backend.set_shared_data(self._labels, y.reshape(self._n_batches, self.batch_size), self.mode)
+        if self.owner.early_stopping["patience"] is None:
+            self.owner.early_stopping["patience"] = self.owner.patience_epochs * self._n_batches
+        return self._fit(X, epochs, (valid, test), callbacks, verbose, checkpoint, None, resume)
+
+    def _check_valid(self, valid):
+        return valid  # DBNTrainer.fit checked the (X, y) pairs
+
+    def error_rate(self, X, y) -> float:
+        """The fraction of rows of ``X`` whose most probable class is not ``y``."""
+        def compile_function():
+            dbn = self.model
+            return backend.compile_function([dbn.x, dbn.y], dbn.errors, mode=self.mode, name="errors")
+
+        if getattr(self, "_errors_fn", None) is None:
+            self._errors_fn = self._shared_function("errors", compile_function)
+        return float(self._errors_fn(X, y))
+
+    def _validation_record(self, record, valid, used):
+        """The validation error; on an improvement, the test error, a new best model and maybe more patience."""
+        (valid_X, valid_y), (test_X, test_y) = valid
+        stopping = self.owner.early_stopping
+        updates_done = (record["epoch"] + 1) * self._n_batches
+        record["validation_error"] = validation_error = self.error_rate(valid_X, valid_y)
+        if validation_error < stopping["best_validation_error"]:
+            if validation_error < stopping["best_validation_error"] * self.owner.improvement_threshold:
+                stopping["patience"] = max(stopping["patience"],
+                                           int((updates_done - 1) * self.owner.patience_increase))
+            stopping.update(best_validation_error=validation_error, best_epoch=record["epoch"],
+                            test_error=self.error_rate(test_X, test_y))
+            for param, best in zip(self.model.params, self.best_params.values()):
+                best.set_value(np.array(param.get_value(borrow=True)))
+            record["test_error"] = stopping["test_error"]
+
+    def _finished(self, record):
+        return self.owner.early_stopping["patience"] <= (record["epoch"] + 1) * self._n_batches
+
+    def _epoch_name(self, epoch):
+        return f"fine-tuning epoch {epoch}"
+
+    def keep_best(self):
+        """Set the network's parameters to the best validated ones (when an epoch was validated)."""
+        if self.owner.early_stopping["best_epoch"] is not None:
+            self.owner.dbn.set_params(**{name: best.get_value() for name, best in self.best_params.items()})
+
+
 class DBNTrainer:
     """Pretrain a :class:`rbm.DBN` layer by layer with CD-k, then fine-tune it with early stopping.
 
@@ -49,6 +275,13 @@ class DBNTrainer:
     extends it to ``patience_increase`` times the minibatch updates done.
     Validation runs after every epoch. Every setting past ``dbn`` is
     keyword-only (positional use still works, with a ``DeprecationWarning``).
+
+    Both stages run on the engine of :mod:`rbm.training.engine`: a layer's
+    pretraining is an :class:`rbm.Trainer` (CD-k, plain SGD) of that layer's
+    RBM whose minibatches are the network's input, carried up through the
+    layers below inside the compiled step; fine-tuning is
+    :class:`FineTuning`. Their steps are compiled once per structure in
+    the process, guarded against divergence, and checkpointed in one file.
 
     Parameters
     ----------
@@ -67,6 +300,9 @@ class DBNTrainer:
     improvement_threshold : float in (0, 1], default 0.995
     mode : str, default "cpu"
         Any mode of :func:`rbm.backend.resolve_mode`.
+    batches_per_call : int >= 1, optional
+        Minibatch updates per compiled call, as :class:`rbm.Trainer`'s (50 on
+        a GPU, 1 on a CPU by default); the updates do not depend on it.
 
     Attributes
     ----------
@@ -74,9 +310,15 @@ class DBNTrainer:
         One record per epoch, as :attr:`rbm.Trainer.history`: ``stage``
         ("pretraining" or "finetuning"), ``layer`` (pretraining only),
         ``epoch`` (from 0 in each layer and in fine-tuning), ``cost`` (mean
-        reconstruction cost, or mean negative log-likelihood), ``time`` (s);
-        fine-tuning records add ``validation_error`` and, where it improved,
-        ``test_error``.
+        reconstruction cost, or mean negative log-likelihood), ``time`` (s),
+        ``learning_rate``; fine-tuning records add ``validation_error`` and,
+        where it improved, ``test_error``.
+    state : dict
+        Where the run is: ``stage`` ("pretraining", "finetuning" or
+        "done"), ``layer``, ``epoch``. A trainer whose run is done trains
+        no more (a new DBNTrainer starts a new run).
+    early_stopping : dict
+        ``patience``, ``best_validation_error``, ``best_epoch``, ``test_error``.
     best_validation_error : float
         The lowest mean validation error so far (inf before fine-tuning).
     test_error : float or None
@@ -94,7 +336,7 @@ class DBNTrainer:
                   "improvement_threshold", "mode")  # the old positional order
     def __init__(self, dbn, *, pretrain_lr: float = 0.01, k: int = 1, finetune_lr: float = 0.1, batch_size: int = 10,
                  patience_epochs: int = 4, patience_increase: float = 2.0, improvement_threshold: float = 0.995,
-                 mode: str = "cpu") -> None:
+                 mode: str = "cpu", batches_per_call: int | None = None) -> None:
         from ..models import DBN
 
         if not isinstance(dbn, DBN):
@@ -110,17 +352,18 @@ class DBNTrainer:
                                                  low=0.0, low_inclusive=False, high=1.0)
         backend.resolve_mode(mode)
         self.mode = mode
+        self.batches_per_call = default_batches_per_call(batches_per_call, mode)
         self.history = DBNHistory(n_layers=dbn.n_layers)
         self.pretraining_seconds = self.finetuning_seconds = None
+        #: where the run is: ``stage`` ("pretraining", "finetuning" or "done"), ``layer`` and ``epoch`` (next to run)
         self.state = {"stage": "pretraining", "layer": 0, "epoch": 0}
+        #: ``patience``, ``best_validation_error``, ``best_epoch``, ``test_error`` of fine-tuning so far
         self.early_stopping = {"patience": None, "best_validation_error": float("inf"), "best_epoch": None,
                                "test_error": None}
-        self._best_params = None
-        self._data = {name: backend.shared(np.zeros((1, dbn.rbm_layers[0].n_visible)), name, dbn.dtype)
-                      for name in ("train_x", "valid_x", "test_x")}
-        self._labels = {name: backend.pytensor.shared(np.zeros(1, dtype=np.int32), name=name)
-                        for name in ("train_y", "valid_y", "test_y")}
-        self._pretrain_fns = self._finetune_fns = None
+        self._pretraining_epochs = None
+        self._fingerprint = None
+        self._earlier = []  # the records of the stages before the running one
+        self._stage = self._checked_extra = self._old_best = None
 
     @property
     def best_validation_error(self) -> float:
@@ -138,8 +381,11 @@ class DBNTrainer:
     def patience(self) -> int | None:
         return self.early_stopping["patience"]
 
+    format_record = staticmethod(format_record)
+
     # ------------------------------------------------------------ data
     def _check_datasets(self, train, valid, test):
+        """Each (X, y) pair checked, then cut to whole minibatches as the tutorial does."""
         dbn = self.dbn
         n_in, n_out = dbn.rbm_layers[0].n_visible, dbn.logLayer.b.get_value(borrow=True).shape[0]
         checked = []
@@ -147,30 +393,18 @@ class DBNTrainer:
             X = check_data(X, n_in, f"{name} X")
             if X.shape[0] < self.batch_size:
                 raise ValueError(f"{name} X has {X.shape[0]} rows, fewer than batch_size={self.batch_size}")
-            checked.append((X, _check_labels(y, X.shape[0], n_out, f"{name} y")))
+            y = _check_labels(y, X.shape[0], n_out, f"{name} y")
+            rows = X.shape[0] // self.batch_size * self.batch_size
+            checked.append((backend.as_floatx(X[:rows], dbn.dtype), y[:rows]))
         return checked
-
-    def _set_data(self, checked):
-        for (X, y), name in zip(checked, ("train", "valid", "test")):
-            rows = X.shape[0] // self.batch_size * self.batch_size  # whole minibatches, as the tutorial
-            backend.set_shared_data(self._data[f"{name}_x"], backend.as_floatx(X[:rows], self.dbn.dtype), self.mode)
-            backend.set_shared_data(self._labels[f"{name}_y"], y[:rows], self.mode)
-
-    def _compile(self):
-        """Compile both phases' functions once, on the shared data (whose values change, not their graphs)."""
-        if self._pretrain_fns is None:
-            self._pretrain_fns = self.dbn.pretraining_functions(self._data["train_x"], self.batch_size, self.k,
-                                                                mode=self.mode)
-            datasets = [(self._data[f"{name}_x"], self._labels[f"{name}_y"]) for name in ("train", "valid", "test")]
-            self._finetune_fns = self.dbn.build_finetune_functions(datasets, self.batch_size, self.finetune_lr,
-                                                                   mode=self.mode)
 
     # ------------------------------------------------------------ training
     @keyword_only("pretraining_epochs", "training_epochs", "verbose", "checkpoint", "resume", "progress_bars")
     def fit(self, train: tuple[ArrayLike, ArrayLike], valid: tuple[ArrayLike, ArrayLike],
             test: tuple[ArrayLike, ArrayLike], *, pretraining_epochs: int = 100, training_epochs: int = 1000,
             verbose: bool | int = True, checkpoint: str | os.PathLike[str] | None = None,
-            resume: str | os.PathLike[str] | None = None, progress_bars: bool | None = None) -> list[dict]:
+            resume: str | os.PathLike[str] | None = None, progress_bars: bool | None = None,
+            callbacks: Callable[..., Any] | Sequence[Callable[..., Any]] = ()) -> list[dict]:
         """Pretrain every layer for ``pretraining_epochs``, then fine-tune for up to ``training_epochs``.
 
         The last rows that do not fill a minibatch are not used, as in the
@@ -196,6 +430,9 @@ class DBNTrainer:
             A checkpoint to continue from.
         progress_bars : bool, optional
             Show a bar per epoch when stderr is a terminal; ``verbose`` by default.
+        callbacks : callable or sequence of callables, default ()
+            ``callback(trainer, record)`` after every epoch of either stage
+            (``trainer`` is this DBNTrainer); one returning True ends the stage.
 
         Returns
         -------
@@ -206,24 +443,55 @@ class DBNTrainer:
             :attr:`best_epoch`, :attr:`pretraining_seconds`, ...). The list
             still answers the keys of the dict this method returned before
             (``result["test_error"]``, ...), with a ``DeprecationWarning``.
+
+        Raises
+        ------
+        TrainingDiverged
+            When an update made a parameter or the cost non-finite; the
+            network keeps its last finite parameters.
         """
         pretraining_epochs = check_positive_int(pretraining_epochs, "pretraining_epochs", minimum=0)
         training_epochs = check_positive_int(training_epochs, "training_epochs", minimum=0)
-        checkpoint = _check_npz_path(checkpoint, "checkpoint", must_exist=False)
-        resume = _check_npz_path(resume, "resume", must_exist=True)
+        checkpoint = check_npz_path(checkpoint, "checkpoint", must_exist=False)
+        resume = check_npz_path(resume, "resume", must_exist=True)
         verbose = check_verbose(verbose)
-        checked = self._check_datasets(train, valid, test)
-        self._progress_bars = verbose > 0 if progress_bars is None else bool(progress_bars)
-        fingerprint = data_fingerprint(np.concatenate([X.ravel() for X, _ in checked]).astype(self.dbn.dtype))
-        self._compile()
+        callbacks = [callbacks] if callable(callbacks) else list(callbacks)
+        for callback in callbacks:
+            if not callable(callback):
+                raise TypeError(f"callbacks must be callables, got {type(callback).__name__}")
+        (X, y), valid, test = self._check_datasets(train, valid, test)
+        self._fingerprint = data_fingerprint(np.concatenate([X.ravel(), valid[0].ravel(), test[0].ravel()]))
+        self._pretraining_epochs = pretraining_epochs
+        progress = verbose > 0 if progress_bars is None else bool(progress_bars)
+        first, finished_epochs = self._next_stage(), None
         if resume is not None:
-            self._load_checkpoint(resume, fingerprint, pretraining_epochs)  # checks everything first
-        self._set_data(checked)
-        save = (lambda: self._save_checkpoint(checkpoint, fingerprint, pretraining_epochs)) if checkpoint else None
+            first, finished_epochs = self._resume_point(resume)  # checks the file's kind, version and stage first
+            if first is None:  # an old format, restored: the run goes on from where it ended
+                first, resume = self._next_stage(), None
+        run = dict(verbose=verbose, checkpoint=checkpoint, callbacks=self._stage_callbacks(callbacks))
+
+        def resuming(stage, epochs):
+            """The resume and the whole stage's epochs (at least 1: a resume restores first), or (None, None)."""
+            if resume is None or stage != first:
+                return None, None
+            return resume, finished_epochs or max(epochs, 1)
+
         start = time.perf_counter()
-        self._pretrain(pretraining_epochs, verbose, save)
+        for layer in range(first, self.dbn.n_layers):
+            path, epochs = resuming(layer, pretraining_epochs)
+            self._run_stage(LayerPretraining(self, layer), progress, pretraining_epochs,
+                            lambda stage, epochs: stage._fit(X, epochs, resume=path, **run), epochs)
         pretrained = time.perf_counter()
-        self._finetune(training_epochs, verbose, save)
+        if first <= self.dbn.n_layers:
+            path, epochs = resuming(self.dbn.n_layers, training_epochs)
+            stage = self._run_stage(
+                FineTuning(self), progress, training_epochs,
+                lambda stage, epochs: stage.fit(X, y, epochs=epochs, valid=valid, test=test, resume=path, **run),
+                epochs)
+            stage.keep_best()  # the model that validated best
+            self.state = {"stage": "done", "layer": None, "epoch": 0}
+            if checkpoint:
+                save_checkpoint(stage, checkpoint, stage._position, self._fingerprint)
         finished = time.perf_counter()
         self.pretraining_seconds, self.finetuning_seconds = pretrained - start, finished - pretrained
         best_epoch = self.best_epoch
@@ -233,144 +501,109 @@ class DBNTrainer:
                                "finetuning_minutes": self.finetuning_seconds / 60}
         return self.history
 
-    @staticmethod
-    def format_record(record: dict) -> str:
-        """One line for an epoch's record, as ``fit`` prints it.
+    def _next_stage(self):
+        """The stage the run is at: a layer's pretraining (its index), fine-tuning (n_layers) or done (n_layers + 1)."""
+        stage, n_layers = self.state["stage"], self.dbn.n_layers
+        return self.state["layer"] if stage == "pretraining" else n_layers if stage == "finetuning" else n_layers + 1
 
-        Parameters
-        ----------
-        record : dict
-            A record of ``history``.
+    def _stage_of(self, record):
+        return record["layer"] if record["stage"] == "pretraining" else self.dbn.n_layers
 
-        Returns
-        -------
-        str
-            E.g. ``Fine-tuning epoch 3, cost 0.0912, validation error 2.10 %, 8.1 s``.
-        """
-        if record["stage"] == "pretraining":
-            return (f"Pre-training layer {record['layer']}, epoch {record['epoch']}, cost {record['cost']:.4f}, "
-                    f"{record['time']:.1f} s")
-        line = (f"Fine-tuning epoch {record['epoch']}, cost {record['cost']:.4f}, validation error "
-                f"{100 * record['validation_error']:.2f} %")
-        if "test_error" in record:
-            line += f", test error of best model {100 * record['test_error']:.2f} %"
-        return line + f", {record['time']:.1f} s"
+    def _stage_callbacks(self, callbacks):
+        """The user's callbacks as a stage calls them, after the DBN's history is brought up to date."""
+        def update_then_call(stage, record):
+            self._sync(stage)
+            return any(callback(self, record) for callback in callbacks)
 
-    def _pretrain(self, epochs, verbose, save):
-        state = self.state
-        n_batches = self._data["train_x"].get_value(borrow=True).shape[0] // self.batch_size
-        while state["stage"] == "pretraining":
-            layer = state["layer"]
-            if layer >= len(self._pretrain_fns) or state["epoch"] >= epochs:
-                state.update(layer=layer + 1, epoch=0)
-                if layer + 1 >= len(self._pretrain_fns):
-                    state.update(stage="finetuning", layer=None, epoch=0)
-                continue
-            function = self._pretrain_fns[layer]
-            started = time.perf_counter()
-            costs = self._guarded_epoch(
-                lambda index, function=function: function(index, self.pretrain_lr), n_batches,
-                f"pretraining layer {layer}, epoch {state['epoch']}")
-            record = {"stage": "pretraining", "layer": layer, "epoch": state["epoch"], "cost": float(np.mean(costs)),
-                      "time": time.perf_counter() - started}
-            self.history.append(record)
-            if verbose:
-                tqdm.write(self.format_record(record))
-            state["epoch"] += 1
-            if save:
-                save()
+        return [update_then_call]
 
-    def _finetune(self, epochs, verbose, save):
-        state, stopping = self.state, self.early_stopping
-        if state["stage"] != "finetuning":
-            return
-        train_fn, valid_score, test_score = self._finetune_fns
-        n_batches = self._data["train_x"].get_value(borrow=True).shape[0] // self.batch_size
-        if stopping["patience"] is None:
-            stopping["patience"] = self.patience_epochs * n_batches
-        while state["epoch"] < epochs:
-            started = time.perf_counter()
-            costs = self._guarded_epoch(train_fn, n_batches, f"fine-tuning epoch {state['epoch']}")
-            state["epoch"] += 1
-            updates_done = state["epoch"] * n_batches
-            validation_error = float(np.mean(valid_score()))
-            record = {"stage": "finetuning", "epoch": state["epoch"] - 1, "cost": float(np.mean(costs)),
-                      "validation_error": validation_error, "time": time.perf_counter() - started}
-            if validation_error < stopping["best_validation_error"]:
-                if validation_error < stopping["best_validation_error"] * self.improvement_threshold:
-                    stopping["patience"] = max(stopping["patience"], int((updates_done - 1) * self.patience_increase))
-                stopping.update(best_validation_error=validation_error, best_epoch=record["epoch"],
-                                test_error=float(np.mean(test_score())))
-                self._best_params = self.dbn.get_params()
-                record["test_error"] = stopping["test_error"]
-            self.history.append(record)
-            if verbose:
-                tqdm.write(self.format_record(record))
-            if stopping["patience"] <= updates_done:
-                break
-            if save:
-                save()
-        state["stage"] = "done"
-        if self._best_params is not None:
-            self.dbn.set_params(**self._best_params)  # keep the model that validated best
-        if save:
-            save()
+    def _sync(self, stage):
+        """The history and state after the running stage's last epoch."""
+        self.history[:] = self._earlier + stage.history
+        name = "finetuning" if stage.stage == self.dbn.n_layers else "pretraining"
+        self.state = {"stage": name, "layer": None if name == "finetuning" else stage.stage,
+                      "epoch": len(stage.history)}
 
-    def _guarded_epoch(self, step, n_batches, description):
-        """Run ``step(index)`` on every minibatch; on a non-finite cost or parameter restore the epoch's start.
+    def _run_stage(self, stage, progress, epochs, fit, resume_epochs):
+        """Run ``fit(stage, epochs)`` for the epochs of the stage not yet run (all of them with a resume)."""
+        stage._progress_bars = progress
+        self._stage = stage
+        done = [record for record in self.history if self._stage_of(record) == stage.stage]  # (an old checkpoint's)
+        self._earlier = [record for record in self.history if self._stage_of(record) != stage.stage]
+        stage.history[:] = done
+        stage._position = epoch_start(len(done))
+        if resume_epochs is not None:
+            fit(stage, resume_epochs)
+        elif epochs > len(done):
+            fit(stage, epochs - len(done))
+        self._sync(stage)
+        if stage.stage < self.dbn.n_layers:
+            self.state = {"stage": "pretraining" if stage.stage + 1 < self.dbn.n_layers else "finetuning",
+                          "layer": stage.stage + 1 if stage.stage + 1 < self.dbn.n_layers else None, "epoch": 0}
+        return stage
 
-        The DBN then keeps its last finite parameters (those of the epoch's
-        start, the RBMs' visible biases included) and
-        :class:`rbm.TrainingDiverged` names where it went wrong.
-        """
-        params_before, visible_biases_before = self.dbn.get_params(), self._visible_biases()
-        costs = np.empty(n_batches)
-        # disable=None: a bar only when stderr is a terminal (a log gets the epoch lines alone)
-        bars = None if self._progress_bars else True
-        for index in tqdm(range(n_batches), desc=description, unit="batch", disable=bars, leave=False):
-            costs[index] = step(index)
-        arrays_after = [*self.dbn.get_params().values(), *self._visible_biases()]
-        if not np.all(np.isfinite(costs)) or not all(np.all(np.isfinite(a)) for a in arrays_after):
-            self.dbn.set_params(**params_before)
-            self._set_visible_biases(visible_biases_before)
-            first_bad = int(np.argmax(~np.isfinite(costs))) if not np.all(np.isfinite(costs)) else n_batches - 1
-            raise TrainingDiverged(f"{description} diverged at minibatch {first_bad}: a cost or parameter became "
-                                   "NaN or infinite; the DBN keeps the parameters of the epoch's start "
-                                   "(try a smaller learning rate)")
-        return costs
-
-    def _visible_biases(self):
-        """Each RBM's visible bias (copies): pretraining state that is not a parameter of the network."""
-        return [np.array(layer.vbias.get_value(borrow=True)) for layer in self.dbn.rbm_layers]
-
-    def _set_visible_biases(self, values):
-        for layer, value in zip(self.dbn.rbm_layers, values):
-            layer.vbias.set_value(backend.as_floatx(value, self.dbn.dtype))
+    def _network_arrays(self):
+        """name -> shared variable of every array of the network: each layer's W and b, the output layer's, the RBMs' visible biases."""
+        return {**self.dbn._named_params(), **{f"vbias_{i}": layer.vbias for i, layer in enumerate(self.dbn.rbm_layers)}}
 
     # ------------------------------------------------------------ checkpoints
-    def _settings(self, pretraining_epochs):
+    def _settings(self):
         widths = [r.n_visible for r in self.dbn.rbm_layers] + [self.dbn.rbm_layers[-1].n_hidden]
         return {"widths": widths, "dtype": self.dbn.dtype, "pretrain_lr": self.pretrain_lr, "k": self.k,
                 "finetune_lr": self.finetune_lr, "batch_size": self.batch_size, "mode": str(self.mode),
                 "patience_epochs": self.patience_epochs, "patience_increase": self.patience_increase,
-                "improvement_threshold": self.improvement_threshold, "pretraining_epochs": pretraining_epochs}
+                "improvement_threshold": self.improvement_threshold, "pretraining_epochs": self._pretraining_epochs}
 
-    def _rng_states(self):
-        """Each RBM's sampler state: the key of its pretraining function's copy under JAX, else the Generator's."""
-        if backend.uses_jax(self.mode):
-            return [backend.jax_rng_key(fn, r.rng).tolist() for fn, r in zip(self._pretrain_fns, self.dbn.rbm_layers)]
-        return [r.rng.get_value(borrow=True).bit_generator.state for r in self.dbn.rbm_layers]
+    def _resume_point(self, path):
+        """(stage, epochs) of the checkpoint at ``path``: where to resume, and the epochs of a finished stage.
 
-    def _save_checkpoint(self, path, fingerprint, pretraining_epochs):
-        params = {f"param_{i}": p for i, p in enumerate(self.dbn.get_params().values())}
-        best = {f"best_{i}": p for i, p in enumerate((self._best_params or {}).values())}
-        visible_biases = {f"vbias_{i}": b for i, b in enumerate(self._visible_biases())}
-        atomic_savez(path, dict(
-            kind=np.str_(_KIND), format_version=np.int64(_FORMAT_VERSION), data_sha256=np.str_(fingerprint),
-            settings=np.str_(json.dumps(self._settings(pretraining_epochs), sort_keys=True)),
-            state=np.str_(json.dumps({"state": self.state, "early_stopping": self.early_stopping,
-                                      "history": list(self.history), "rng": self._rng_states()})),
-            **params, **best, **visible_biases))
+        The stage is None for a file of format 1 or 2 (written before
+        DBNTrainer ran on the engine), which is checked and restored here:
+        the run goes on from the epoch after the one it ends with.
+        """
+        arrays = load_npz(path, _KIND, versions=(1, 2, _FORMAT_VERSION))
+        if int(arrays["format_version"]) < _FORMAT_VERSION:
+            self._restore_old_format(arrays, path)
+            return None, None
+        try:
+            stage, epoch = int(arrays["stage"]), int(arrays["epoch"])
+            finished = bool(json.loads(str(arrays["extra"]))["finished"])
+        except (KeyError, ValueError, TypeError) as error:
+            raise ValueError(f"{path!r} is not a complete rbm DBN checkpoint: {error}") from None
+        if not 0 <= stage <= self.dbn.n_layers:
+            raise ValueError(f"{path!r} holds stage {stage}, and this DBN has {self.dbn.n_layers} layers")
+        # The engine's resume runs the stage to the number of epochs it is given: the checkpoint's own when
+        # fine-tuning had stopped early, else the stage's (at least 1: a resume restores before it runs).
+        return stage, max(epoch, 1) if finished else None
+
+    def _checkpoint_extra(self, stage):
+        """What a checkpoint holds besides the running stage's position and the arrays (JSON)."""
+        generators = {str(i): layer.rng.get_value(borrow=True).bit_generator.state
+                      for i, layer in enumerate(self.dbn.rbm_layers) if i != stage.stage}
+        return {"earlier_history": self._earlier, "early_stopping": self.early_stopping,
+                "finished": self.state["stage"] == "done", "generators": generators}
+
+    def _check_checkpoint_extra(self, extra, path, stage):
+        try:
+            history, stopping = list(extra["earlier_history"]), dict(extra["early_stopping"])
+            generators = {}
+            for i, layer in enumerate(self.dbn.rbm_layers):
+                if i != stage.stage:
+                    state = extra["generators"][str(i)]
+                    generators[i] = np.random.Generator(getattr(np.random, state["bit_generator"])())
+                    generators[i].bit_generator.state = state
+            missing = {"patience", "best_validation_error", "best_epoch", "test_error"} - set(stopping)
+            if missing or not all(isinstance(record, dict) and "stage" in record for record in history):
+                raise ValueError(f"missing {sorted(missing)}" if missing else "unreadable history")
+        except (AttributeError, KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"{path!r} is not a complete rbm DBN checkpoint: {error}") from None
+        self._checked_extra = (history, stopping, generators)
+
+    def _restore_checkpoint_extra(self, extra, stage):
+        history, stopping, generators = self._checked_extra
+        self._earlier, self.early_stopping = history, stopping
+        for i, generator in generators.items():
+            self.dbn.rbm_layers[i].rng.set_value(generator)
 
     @staticmethod
     def _history_from_version_1(history, stopping):
@@ -382,8 +615,8 @@ class DBNTrainer:
             stopping = {**stopping, "best_epoch": stopping["best_epoch"] - 1}
         return records, stopping
 
-    def _load_checkpoint(self, path, fingerprint, pretraining_epochs):
-        arrays = load_npz(path, _KIND, versions=(1, _FORMAT_VERSION))
+    def _restore_old_format(self, arrays, path):
+        """Check, then restore, a checkpoint of format 1 or 2 (written after an epoch, before the engine ran the DBN)."""
         names = list(self.dbn.get_params())
         try:
             settings = json.loads(str(arrays["settings"]))
@@ -400,39 +633,38 @@ class DBNTrainer:
                 history, stopping = self._history_from_version_1(history, stopping)
         except (KeyError, ValueError, TypeError) as error:
             raise ValueError(f"{path!r} is not a complete rbm DBN checkpoint: {error}") from None
-        expected = self._settings(pretraining_epochs)
+        expected = self._settings()
         if settings != expected:
             different = ", ".join(f"{key}: checkpoint {settings.get(key)!r}, trainer {value!r}"
                                   for key, value in expected.items() if settings.get(key) != value)
             raise ValueError(f"{path!r} was written by a DBN trainer with other settings ({different})")
-        if fingerprint_saved != fingerprint:
+        if fingerprint_saved != self._fingerprint:
             raise ValueError(f"{path!r} was written while training on other data: resume needs the same rows")
         if len(rng_states) != len(self.dbn.rbm_layers):
             raise ValueError(f"{path!r} holds {len(rng_states)} random states for {len(self.dbn.rbm_layers)} layers")
         current = list(self.dbn.get_params().values())
-        current_biases = self._visible_biases()
+        current_biases = [layer.vbias.get_value() for layer in self.dbn.rbm_layers]
         for value, now in zip(params + (best or []) + (visible_biases or []),
                               current + (current if best else []) + (current_biases if visible_biases else [])):
             if value.shape != now.shape or not np.all(np.isfinite(value)):
                 raise ValueError(f"{path!r} holds parameters of the wrong shape or with NaN/infinite values")
+        if backend.uses_jax(self.mode):
+            raise ValueError(f"{path!r} is a JAX-mode checkpoint of format {int(arrays['format_version'])}, whose "
+                             "random keys this version cannot carry over: start the run again")
         generators = []
-        if not backend.uses_jax(self.mode):
-            try:
-                for rng_state in rng_states:
-                    generator = np.random.Generator(getattr(np.random, rng_state["bit_generator"])())
-                    generator.bit_generator.state = rng_state
-                    generators.append(generator)
-            except (AttributeError, KeyError, TypeError, ValueError) as error:
-                raise ValueError(f"{path!r} holds an unreadable random generator state: {error}") from None
+        try:
+            for rng_state in rng_states:
+                generator = np.random.Generator(getattr(np.random, rng_state["bit_generator"])())
+                generator.bit_generator.state = rng_state
+                generators.append(generator)
+        except (AttributeError, KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"{path!r} holds an unreadable random generator state: {error}") from None
         # Every check passed: now change state.
         self.dbn.set_params(**dict(zip(names, params)))
-        if visible_biases is not None:
-            self._set_visible_biases(visible_biases)
-        self._best_params = None if best is None else dict(zip(names, best))
-        for i, (fn, model) in enumerate(zip(self._pretrain_fns, self.dbn.rbm_layers)):
-            if generators:
-                model.rng.set_value(generators[i])
-            else:
-                backend.set_jax_rng_key(fn, model.rng, np.asarray(rng_states[i], dtype=np.uint32))
+        for layer, generator, bias in zip(self.dbn.rbm_layers, generators, visible_biases or [None] * len(generators)):
+            layer.rng.set_value(generator)
+            if bias is not None:
+                layer.vbias.set_value(backend.as_floatx(bias, self.dbn.dtype))
+        self._old_best = None if best is None else dict(zip(names, best))
         self.state, self.early_stopping = state, stopping
-        self.history = DBNHistory(history, n_layers=self.dbn.n_layers)
+        self.history[:] = history

@@ -1,7 +1,8 @@
 """The one training engine: epochs, schedules, callbacks, progress, the divergence guard and checkpoints.
 
 Every trainer of a model that learns by minibatch updates (:class:`rbm.Trainer`
-for the RBMs, :class:`rbm.training.DBMTrainer` for the DBM) is a
+for the RBMs, :class:`rbm.training.DBMTrainer` for the DBM, and the two stages
+of :class:`rbm.DBNTrainer`: each layer's CD-k, then supervised fine-tuning) is a
 :class:`TrainingEngine` that states only its step: ``_minibatch_updates``
 builds the symbolic update of one minibatch (negative phase, gradient
 transforms, then the optimizer of :mod:`rbm.training.optimizers`), and the
@@ -106,6 +107,8 @@ class TrainingEngine:
     _checkpoint_kind = "rbm.Checkpoint"
     _checkpoint_version = 2
     _checkpoint_readable = (1, 2)
+    #: progress bars: None follows ``verbose``; True or False overrides it
+    _progress_bars = None
 
     # ------------------------------------------------------------ set-up
     def _init_schedules(self, learning_rate, optimizer):
@@ -218,21 +221,35 @@ class TrainingEngine:
         if structure is None or not isinstance(self.mode, str):
             return None
         settings = self._checkpoint_settings()
-        # read from shared scalars (see _scheduled), so not part of the structure; the optimizer's state is
-        for name in ("learning_rate", "momentum", "optimizer"):
+        for name in self._settings_without_structure():
             settings.pop(name, None)
         state = sorted(variable.name for variable in self.optimizer_state)
         settings = json.dumps([settings, state], sort_keys=True, default=repr)
         # the trainer by its class alone: its plain attributes hold the learning rate and momentum too
         return (structure[0][0], *structure[1:], self.mode.lower(), what, settings)
 
+    def _settings_without_structure(self) -> tuple[str, ...]:
+        """Checkpoint settings that no compiled function holds: left out of the structure key.
+
+        The learning rate and the optimizer's hyperparameters are read from
+        shared scalars (see :meth:`_scheduled`); the optimizer's state counts
+        (see :meth:`_structure_key`).
+        """
+        return ("learning_rate", "momentum", "optimizer")
+
     def _step_variables(self) -> dict[str, Any]:
         """Name -> every shared variable the compiled step reads or updates (how a reused step is bound)."""
         variables = {f"state {name}": variable for name, variable in self._state_variables().items()}
         variables.update({"batches": self._batches, "epoch costs": self._epoch_costs, "healthy": self._healthy,
-                          "first bad step": self._first_bad_step, "generator": self.model.rng,
+                          "first bad step": self._first_bad_step,
                           **{f"{name} now": variable for name, variable in self._now.items()}})
+        if self._generator() is not None:
+            variables["generator"] = self._generator()
         return variables
+
+    def _generator(self):
+        """The shared random generator the step draws from (the model's), or None for a step that draws nothing."""
+        return self.model.rng
 
     def _step_function(self, n_steps):
         """The compiled step of ``n_steps`` minibatches per call, bound to this trainer's shared variables."""
@@ -321,7 +338,8 @@ class TrainingEngine:
             return
         if self._single_step_fn is None:
             self._single_step_fn = self._step_function(1)
-        jax, rng = backend.uses_jax(self.mode), self.model.rng
+        rng = self._generator()
+        jax = backend.uses_jax(self.mode) and rng is not None
         if jax:
             backend.set_jax_rng_key(self._single_step_fn, rng, backend.jax_rng_key(self._train_fn, rng))
         try:
@@ -362,6 +380,32 @@ class TrainingEngine:
         """Integer state outside the step's arrays (e.g. the pseudo-likelihood's bit index)."""
         return {}
 
+    def _checkpoint_extra(self) -> dict[str, Any]:
+        """Other state outside the step's arrays, as JSON values (e.g. a DBN's early stopping); {} for none."""
+        return {}
+
+    def _check_checkpoint_extra(self, extra, path):
+        """Refuse an impossible :meth:`_checkpoint_extra` (ValueError naming ``path``)."""
+
+    def _restore_checkpoint_extra(self, extra):
+        """Set the values :meth:`_check_checkpoint_extra` accepted."""
+
+    def _check_fit_data(self, data):
+        """The training rows checked, as the array the minibatches are cut from."""
+        return self.model.check_data(data, "data")
+
+    def _fingerprint(self, batches):
+        """What a checkpoint records of the training data (a resume must find the same)."""
+        return data_fingerprint(batches)
+
+    def _finished(self, record) -> bool:
+        """Whether training stops after the epoch of ``record`` (e.g. once early stopping's patience is spent)."""
+        return False
+
+    def _epoch_name(self, epoch) -> str:
+        """How messages name ``epoch``."""
+        return f"epoch {epoch}"
+
     def _check_checkpoint_scalars(self, scalars, path):
         """Refuse impossible values of :meth:`_checkpoint_scalars` (ValueError naming ``path``)."""
 
@@ -393,7 +437,7 @@ class TrainingEngine:
         """The loop behind every trainer's ``fit`` (see :meth:`rbm.Trainer.fit`)."""
         model = self.model
         verbose = check_verbose(verbose)
-        data = model.check_data(data, "data")
+        data = self._check_fit_data(data)
         epochs = check_positive_int(epochs, "epochs")
         valid = self._check_valid(valid)
         callbacks = [callbacks] if callable(callbacks) else list(callbacks)
@@ -411,7 +455,7 @@ class TrainingEngine:
             raise ValueError(f"batch_size={self.batch_size} is larger than the {data.shape[0]} rows of data")
         used = data[: n_batches * self.batch_size]
         batches = backend.as_floatx(used, model.dtype).reshape(n_batches, self.batch_size, data.shape[1])
-        fingerprint = data_fingerprint(batches) if (checkpoint or resume) else None
+        fingerprint = self._fingerprint(batches) if (checkpoint or resume) else None
         if self._train_fn is None:
             self._build_train_fn()  # before a resume: under JAX the generator state lives in the function
         if resume is not None:
@@ -444,7 +488,8 @@ class TrainingEngine:
                     save_checkpoint(self, checkpoint, self._position, fingerprint)
                 if verbose:
                     tqdm.write(self.format_record(record))
-                if any(callback(self, record) for callback in callbacks):
+                stop = any(callback(self, record) for callback in callbacks)
+                if stop or self._finished(record):
                     break
         finally:
             self._hand_back_rng()
@@ -458,8 +503,9 @@ class TrainingEngine:
         later (another trainer, a sampler) would repeat this one's draws.
         """
         if backend.uses_jax(self.mode):
-            key = backend.jax_rng_key(self._train_fn, self.model.rng)
-            self.model.rng.set_value(np.random.default_rng(key.tolist()))
+            rng = self._generator()
+            if rng is not None:
+                rng.set_value(np.random.default_rng(backend.jax_rng_key(self._train_fn, rng).tolist()))
             # The updates left the parameters as JAX device arrays, which functions of other modes (a
             # user's NUMBA-mode graph, a sampler) cannot read: hand them back as numpy arrays (fit puts
             # them back on the device before training again).
@@ -478,7 +524,8 @@ class TrainingEngine:
         start = time.perf_counter() - position["epoch_seconds"]
         # disable=None: tqdm draws the bar only when its stream (stderr) is a terminal, so a log gets just the
         # epoch's line instead of dozens of redraws
-        with tqdm(desc=f"epoch {epoch}", unit="batch", disable=None if verbose else True, leave=False,
+        show = bool(verbose) if self._progress_bars is None else self._progress_bars
+        with tqdm(desc=self._epoch_name(epoch), unit="batch", disable=None if show else True, leave=False,
                   initial=first, total=n_batches) as progress:
             done = looked = first
             while done < n_batches:
@@ -513,6 +560,6 @@ class TrainingEngine:
     def _raise_if_diverged(self, epoch):
         if int(self._healthy.get_value()) != 1:
             raise TrainingDiverged(
-                f"training diverged at epoch {epoch}, minibatch {int(self._first_bad_step.get_value())}: "
+                f"training diverged at {self._epoch_name(epoch)}, minibatch {int(self._first_bad_step.get_value())}: "
                 "a parameter or the monitoring cost became NaN or infinite; the model keeps its last "
                 "finite parameters (try a smaller learning_rate)")

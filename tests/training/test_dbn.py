@@ -39,8 +39,36 @@ def test_fit_pretrains_every_layer_then_finetunes_and_keeps_the_best_model(capsy
     assert trainer.test_error == best["test_error"] < 0.2
     assert trainer.best_epoch == best["epoch"]
     assert trainer.pretraining_seconds > 0 and trainer.finetuning_seconds > 0
-    _, valid_score, test_score = trainer._finetune_fns
-    assert np.mean(test_score()) == pytest.approx(trainer.test_error)  # the DBN keeps the best model
+    # the DBN keeps the best model: numpy's test error of its parameters is the best epoch's
+    predictions = numpy_predictions(list(dbn.get_params().values()), TEST[0])
+    assert np.mean(predictions != TEST[1]) == pytest.approx(trainer.test_error)
+
+
+def test_pretraining_is_the_tutorials_pretraining_functions_run_in_order():
+    """Each layer's stage is an rbm.Trainer reading the network's input through the layers below: two epochs
+    per layer give, bit for bit (FAST_COMPILE runs equal graphs op by op), what the tutorial's
+    pretraining_functions give when called minibatch by minibatch (tested against numpy in
+    tests/models/test_dbn.py), the RBMs' visible biases included."""
+    batch_size, lr, epochs = 10, 0.1, 2
+    dbn, by_hand = small_dbn(dtype="float64"), small_dbn(dtype="float64")
+    history = DBNTrainer(dbn, pretrain_lr=lr, batch_size=batch_size, mode="FAST_COMPILE").fit(
+        TRAIN, VALID, TEST, pretraining_epochs=epochs, training_epochs=0, verbose=False)
+    functions = by_hand.pretraining_functions(TRAIN[0], batch_size=batch_size, k=1, mode="FAST_COMPILE")
+    costs = [[np.mean([function(index, lr) for index in range(len(TRAIN[0]) // batch_size)]) for _ in range(epochs)]
+             for function in functions]
+    assert_same_state(dbn, by_hand)
+    trained_costs = [[r["cost"] for r in records(history, "pretraining", layer)] for layer in (0, 1)]
+    np.testing.assert_allclose(trained_costs, costs, rtol=1e-12)  # each epoch's mean reconstruction cost
+    assert not np.array_equal(dbn.get_params()["hidden_1_W"], small_dbn(dtype="float64").get_params()["hidden_1_W"])
+
+
+def test_a_second_trainer_of_the_same_structure_compiles_nothing():
+    fit(DBNTrainer(small_dbn(), batch_size=10, mode="NUMBA"), pretraining_epochs=1, training_epochs=1)
+    compiled = rbm.backend.compiled_function_count()
+    trainer = DBNTrainer(small_dbn(seed=9), pretrain_lr=0.3, finetune_lr=0.05, batch_size=10, mode="NUMBA")
+    fit(trainer, pretraining_epochs=1, training_epochs=1)
+    assert rbm.backend.compiled_function_count() == compiled
+    assert len(trainer.history) == 3
 
 
 def test_finetuning_ends_with_the_best_validated_model_not_the_last():
@@ -80,17 +108,16 @@ class Interrupted(Exception):
     pass
 
 
-def interrupt_after(trainer, n_epochs):
-    """Make ``trainer`` raise Interrupted when it starts its epoch number ``n_epochs`` (pretraining counted)."""
-    epochs_run, step = [0], trainer._guarded_epoch
+def interrupt_after(n_epochs):
+    """A callback raising Interrupted after epoch number ``n_epochs`` (pretraining counted), once it is saved."""
+    epochs_run = [0]
 
-    def stop(*args):
+    def stop(trainer, record):
+        epochs_run[0] += 1
         if epochs_run[0] == n_epochs:
             raise Interrupted
-        epochs_run[0] += 1
-        return step(*args)
 
-    trainer._guarded_epoch = stop
+    return stop
 
 
 def assert_same_state(dbn, reference):
@@ -117,20 +144,94 @@ def uninterrupted():
 
 # Interrupted in layer 0's pretraining, in layer 1's, and in fine-tuning (after four pretraining epochs). Under
 # JAX the samplers' keys live in the compiled functions: in layer 1's pretraining both layers' keys have moved.
-@pytest.mark.parametrize("mode, n_epochs", [("NUMBA", 1), ("NUMBA", 3), ("NUMBA", 5), ("cpu", 3)])
+@pytest.mark.parametrize("mode, n_epochs", [("NUMBA", 1), ("NUMBA", 3), ("NUMBA", 5), ("cpu", 3), ("cpu", 5)])
 def test_a_run_resumed_from_its_checkpoint_ends_with_the_uninterrupted_runs_parameters(tmp_path, uninterrupted,
                                                                                         mode, n_epochs):
     reference, reference_history = uninterrupted(mode)
     interrupted = DBNTrainer(small_dbn(dtype="float32"), pretrain_lr=0.1, batch_size=10, mode=mode)
-    interrupt_after(interrupted, n_epochs)
     checkpoint = str(tmp_path / "dbn.npz")
     with pytest.raises(Interrupted):
-        fit(interrupted, checkpoint=checkpoint)
+        fit(interrupted, checkpoint=checkpoint, callbacks=interrupt_after(n_epochs))
     resumed_dbn = small_dbn(dtype="float32", seed=77)  # other seeds: the checkpoint must restore them
     history = fit(DBNTrainer(resumed_dbn, pretrain_lr=0.1, batch_size=10, mode=mode), resume=checkpoint,
                   checkpoint=checkpoint)
     assert_same_state(resumed_dbn, reference)
     assert [dict(record, time=None) for record in history] == reference_history
+
+
+def test_a_resume_in_finetuning_keeps_early_stopping(tmp_path):
+    """Validation labels shifted as in test_finetuning_ends_with_the_best_validated_model_not_the_last, so the
+    last epoch is worse than the best: resumed before it, the run must still end with the best model, not
+    take the last epoch for an improvement."""
+    valid = (VALID[0], (VALID[1] + 1) % 3)
+    arguments = dict(finetune_lr=0.1, batch_size=10, patience_epochs=5, mode="NUMBA")
+    run = dict(pretraining_epochs=0, training_epochs=5, verbose=False)
+    reference = DBNTrainer(small_dbn(dtype="float64"), **arguments)
+    reference_history = reference.fit(TRAIN, valid, TEST, **run)
+    assert reference.best_epoch < 4  # the last epoch does not improve
+    checkpoint = str(tmp_path / "dbn.npz")
+    with pytest.raises(Interrupted):
+        DBNTrainer(small_dbn(dtype="float64"), **arguments).fit(TRAIN, valid, TEST, checkpoint=checkpoint,
+                                                                callbacks=interrupt_after(4), **run)
+    resumed = DBNTrainer(small_dbn(dtype="float64", seed=77), **arguments)
+    history = resumed.fit(TRAIN, valid, TEST, resume=checkpoint, **run)
+    assert [dict(r, time=None) for r in history] == [dict(r, time=None) for r in reference_history]
+    assert resumed.best_epoch == reference.best_epoch and resumed.test_error == reference.test_error
+    assert_same_state(resumed.dbn, reference.dbn)
+
+
+def test_resuming_a_finished_run_changes_nothing(tmp_path, uninterrupted):
+    """The last checkpoint of a run whose patience ran out holds the best model and says it is done."""
+    reference, reference_history = uninterrupted("NUMBA")
+    checkpoint = str(tmp_path / "dbn.npz")
+    fit(DBNTrainer(small_dbn(dtype="float32"), pretrain_lr=0.1, batch_size=10, mode="NUMBA"), checkpoint=checkpoint)
+    resumed = DBNTrainer(small_dbn(dtype="float32", seed=77), pretrain_lr=0.1, batch_size=10, mode="NUMBA")
+    history = fit(resumed, resume=checkpoint, training_epochs=50)  # more epochs allowed: early stopping had ended it
+    assert_same_state(resumed.dbn, reference)
+    assert [dict(record, time=None) for record in history] == reference_history
+    assert resumed.state["stage"] == "done"
+
+
+def test_callbacks_see_the_dbn_trainer_and_may_end_a_stage():
+    seen = []
+
+    def end_each_stage_after_one_epoch(trainer, record):
+        seen.append((trainer, record["stage"], record.get("layer"), record["epoch"], len(trainer.history)))
+        return True
+
+    trainer = DBNTrainer(small_dbn(), batch_size=10, mode="NUMBA")
+    fit(trainer, pretraining_epochs=3, training_epochs=3, callbacks=end_each_stage_after_one_epoch)
+    assert seen == [(trainer, "pretraining", 0, 0, 1), (trainer, "pretraining", 1, 0, 2), (trainer, "finetuning", None, 0, 3)]
+    with pytest.raises(TypeError, match="callbacks must be callables"):
+        fit(DBNTrainer(small_dbn(), batch_size=10, mode="NUMBA"), callbacks=[1])
+
+
+def version_2_checkpoint(path):
+    """A checkpoint at ``path`` as DBNTrainer wrote it before it ran on the engine (format 2), after epoch 5.
+
+    Epoch 5 is fine-tuning's first: the file is written by today's trainer, then rewritten here by hand in the
+    old layout (parameters, best parameters and visible biases as numbered arrays; position, early stopping,
+    history and every layer's generator state in one JSON entry).
+    """
+    interrupted = DBNTrainer(small_dbn(dtype="float32"), pretrain_lr=0.1, batch_size=10, mode="NUMBA")
+    with pytest.raises(Interrupted):
+        fit(interrupted, checkpoint=path, callbacks=interrupt_after(5))
+    with np.load(path) as archive:
+        new = {name: archive[name] for name in archive.files}
+    assert int(new["format_version"]) == 3 and int(new["stage"]) == 2  # fine-tuning, after its first epoch
+    extra = json.loads(str(new["extra"]))
+    names = list(interrupted.dbn.get_params())
+    old = {f"param_{i}": new[f"state_{name}"] for i, name in enumerate(names)}
+    if extra["early_stopping"]["best_epoch"] is not None:
+        old.update({f"best_{i}": new[f"state_best {name}"] for i, name in enumerate(names)})
+    old.update({f"vbias_{i}": new[f"state_vbias_{i}"] for i in range(2)})
+    state = {"state": {"stage": "finetuning", "layer": None, "epoch": int(new["epoch"])},
+             "early_stopping": extra["early_stopping"],
+             "history": extra["earlier_history"] + json.loads(str(new["history"])),
+             "rng": [extra["generators"][str(i)] for i in range(2)]}
+    np.savez(path, kind=np.str_("rbm.DBNCheckpoint"), format_version=np.int64(2), data_sha256=new["data_sha256"],
+             settings=new["settings"], state=np.str_(json.dumps(state)), **old)
+    return path
 
 
 def version_1_checkpoint(path):
@@ -157,14 +258,12 @@ def version_1_checkpoint(path):
     np.savez(path, **arrays)
 
 
-def test_a_version_1_checkpoint_still_resumes(tmp_path, uninterrupted):
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_checkpoint_of_an_older_format_still_resumes(tmp_path, uninterrupted, version):
     reference, reference_history = uninterrupted("NUMBA")
-    interrupted = DBNTrainer(small_dbn(dtype="float32"), pretrain_lr=0.1, batch_size=10, mode="NUMBA")
-    interrupt_after(interrupted, 5)  # in fine-tuning: version 1 files hold no visible biases, unused by then
-    checkpoint = str(tmp_path / "dbn.npz")
-    with pytest.raises(Interrupted):
-        fit(interrupted, checkpoint=checkpoint)
-    version_1_checkpoint(checkpoint)
+    checkpoint = version_2_checkpoint(str(tmp_path / "dbn.npz"))
+    if version == 1:
+        version_1_checkpoint(checkpoint)
     resumed = DBNTrainer(small_dbn(dtype="float32", seed=77), pretrain_lr=0.1, batch_size=10, mode="NUMBA")
     history = fit(resumed, resume=checkpoint)
     for got, want in zip(resumed.dbn.get_params().values(), reference.get_params().values()):
@@ -177,7 +276,7 @@ def test_a_version_1_checkpoint_still_resumes(tmp_path, uninterrupted):
 def test_divergence_stops_training_and_keeps_finite_parameters():
     dbn = small_dbn()
     trainer = DBNTrainer(dbn, finetune_lr=1e36, batch_size=10, mode="NUMBA")
-    with pytest.raises(TrainingDiverged, match="fine-tuning epoch 0 diverged at minibatch"):
+    with pytest.raises(TrainingDiverged, match="diverged at fine-tuning epoch 0, minibatch"):
         fit(trainer, pretraining_epochs=1)
     assert all(np.all(np.isfinite(p)) for p in dbn.get_params().values())
 
