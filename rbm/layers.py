@@ -1087,8 +1087,19 @@ class Gaussian(Layer):
     def np_sample(self, top_down, bias, generator):
         """A draw from p(v | h) = N(b + sigma t, sigma^2) in numpy, given t = h W^T.
 
-        ``generator`` draws rows x n_units standard normals, in row order;
-        arguments and result as :meth:`Layer.np_sample` (real states).
+        Parameters
+        ----------
+        top_down : ndarray (rows, n_units)
+            t = h W^T, one row per chain.
+        bias : ndarray (n_units,)
+            b, the visible biases.
+        generator : numpy RandomState or Generator
+            Draws rows x n_units standard normals, in row order.
+
+        Returns
+        -------
+        ndarray (rows, n_units), float64
+            Real states.
         """
         sigma = self.get_sigma()
         mean = bias + sigma * top_down
@@ -1429,10 +1440,22 @@ class Categorical(Layer):
     def np_sample(self, top_down, bias, generator):
         """A draw from p(v | h) in numpy, one-hot per group: the category k where cdf_(k-1) <= u < cdf_k.
 
-        As :meth:`sample`: one uniform u per group (``generator`` draws
-        rows x n_variables of them, in row order), cdf the cumulative softmax
-        of the group's activations t + b, its last value set to 1. Arguments
-        and result as :meth:`Layer.np_sample`: one 1 per group of K units.
+        As :meth:`sample`: one uniform u per group, cdf the cumulative softmax
+        of the group's activations t + b, its last value set to 1.
+
+        Parameters
+        ----------
+        top_down : ndarray (rows, n_units)
+            t = h W^T, one row per chain.
+        bias : ndarray (n_units,)
+            b, the visible biases.
+        generator : numpy RandomState or Generator
+            Draws rows x n_variables uniforms, in row order.
+
+        Returns
+        -------
+        ndarray (rows, n_units), float64
+            One 1 per group of K units, zeros elsewhere.
         """
         grouped = (top_down + bias).reshape(len(top_down), self.n_variables, self.n_categories)
         cdf = np.cumsum(np.exp(grouped - logsumexp(grouped, axis=2, keepdims=True)), axis=2)

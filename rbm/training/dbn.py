@@ -60,12 +60,12 @@ def _check_labels(y, n_rows, n_classes, name):
 
 
 def format_record(record: dict) -> str:
-    """One line for an epoch's record of a DBN's training, as :meth:`DBNTrainer.fit` prints it.
+    """One line for an epoch's record of a DBN's training, as :meth:`rbm.DBNTrainer.fit` prints it.
 
     Parameters
     ----------
     record : dict
-        A record of :attr:`DBNTrainer.history`.
+        A record of :attr:`rbm.DBNTrainer.history`.
 
     Returns
     -------
@@ -218,7 +218,32 @@ class FineTuning(_Stage, TrainingEngine):
         return {**super()._step_variables(), "labels": self._labels}
 
     def fit(self, X, y, *, epochs, valid, test, callbacks, verbose, checkpoint, resume):
-        """Fine-tune on rows ``X`` (whole minibatches) with labels ``y``, validating on (X, y) pairs ``valid`` and ``test``."""
+        """Fine-tune on rows ``X`` with labels ``y``, validating after every epoch.
+
+        The arguments are those :meth:`rbm.DBNTrainer.fit` checked.
+
+        Parameters
+        ----------
+        X : ndarray (n, n_ins)
+            Whole minibatches of training rows, in the DBN's dtype.
+        y : ndarray (n,) of int32
+            Their labels.
+        epochs : int >= 1
+            Epochs to run, or the whole stage's with ``resume``.
+        valid, test : (X, y) pairs
+            Validation rows (early stopping) and test rows (the best model's error).
+        callbacks : list of callables
+            ``callback(self, record)`` after every epoch.
+        verbose : int
+            As for :meth:`rbm.Trainer.fit`.
+        checkpoint, resume : str or None
+            As for :meth:`rbm.Trainer.fit`.
+
+        Returns
+        -------
+        list of dict
+            The stage's history.
+        """
         self._n_batches = len(X) // self.batch_size
         backend.set_shared_data(self._labels, y.reshape(self._n_batches, self.batch_size), self.mode)
         if self.owner.early_stopping["patience"] is None:
@@ -229,7 +254,20 @@ class FineTuning(_Stage, TrainingEngine):
         return valid  # DBNTrainer.fit checked the (X, y) pairs
 
     def error_rate(self, X, y) -> float:
-        """The fraction of rows of ``X`` whose most probable class is not ``y``."""
+        """The fraction of rows of ``X`` whose most probable class is not their label.
+
+        Parameters
+        ----------
+        X : ndarray (n, n_ins)
+            Rows in the DBN's dtype.
+        y : ndarray (n,) of int32
+            Their labels.
+
+        Returns
+        -------
+        float
+            The error rate, in [0, 1].
+        """
         def compile_function():
             dbn = self.model
             return backend.compile_function([dbn.x, dbn.y], dbn.errors, mode=self.mode, name="errors")
@@ -280,7 +318,7 @@ class DBNTrainer:
     pretraining is an :class:`rbm.Trainer` (CD-k, plain SGD) of that layer's
     RBM whose minibatches are the network's input, carried up through the
     layers below inside the compiled step; fine-tuning is
-    :class:`FineTuning`. Their steps are compiled once per structure in
+    :class:`~rbm.training.dbn.FineTuning`. Their steps are compiled once per structure in
     the process, guarded against divergence, and checkpointed in one file.
 
     Parameters
