@@ -134,6 +134,18 @@ def test_likelihood_preset_trains_centered_tracks_and_brackets(tmp_path):
 
 
 @pytest.mark.slow  # an end-to-end run: make test-slow (and .ci/run) runs it
+def test_tempering_takes_inverse_temperatures_and_validation_rows_may_train(tmp_path):
+    data = synthetic_mnist_pkl(tmp_path)
+    out = tmp_path / "out"
+    result = run_example(data, out, "--tempering", "0.5,0.75,1", "--train-on-validation", "--mode", "NUMBA")
+    check_outputs(result, out)
+    assert "MNIST: 120 training rows, PT-1" in result.stdout  # the subset's 100 and the 20 validation digits
+    assert "swap rates" in result.stdout and "free-energy gap" not in result.stdout
+    bad = run_example(data, tmp_path / "bad", "--tempering", "0.5,x")
+    assert bad.returncode == 2 and "comma-separated inverse temperatures" in bad.stderr
+
+
+@pytest.mark.slow  # an end-to-end run: make test-slow (and .ci/run) runs it
 def test_filters_every_writes_every_nth_epoch_and_the_last(tmp_path):
     data = synthetic_mnist_pkl(tmp_path)
     out = tmp_path / "out"
