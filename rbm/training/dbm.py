@@ -280,8 +280,7 @@ class DBMTrainer(TrainingEngine):
                 "n_chains": self.n_chains, "mean_field_steps": self.mean_field_steps,
                 "gibbs_steps": self.gibbs_steps, "momentum": schedules.describe(self.momentum),
                 "weight_decay": self.weight_decay, "centering": self.centering_rate if self.centering else None,
-                "mode": str(self.mode), "batches_per_call": self.batches_per_call,
-                "optimizer": self.optimizer.describe()}
+                "mode": str(self.mode), "optimizer": self.optimizer.describe()}
 
     def _state_variables(self):
         """name -> shared variable of every array the step reads and updates."""
