@@ -99,6 +99,10 @@ PRETRAINING_STEP = DBN_TESTS + "::test_a_pretraining_step_is_numpys_cd_step_on_i
 DBN_TRAINER_FIT = "tests/training/test_dbn.py::test_fit_pretrains_every_layer_then_finetunes_and_keeps_the_best_model"
 DBN_TRAINER_BEST = "tests/training/test_dbn.py::test_finetuning_ends_with_the_best_validated_model_not_the_last"
 DBN_TRAINER_EARLY_STOPPING_RESUME = "tests/training/test_dbn.py::test_a_resume_in_finetuning_keeps_early_stopping"
+DBN_TRAINER_TUTORIAL_STOPPING = "tests/training/test_dbn.py::test_early_stopping_validates_the_epochs_the_tutorials_loop_validates"
+DBN_TRAINER_PATIENCE_RESUME = "tests/training/test_dbn.py::test_a_resume_after_the_epoch_that_spent_the_patience_trains_no_more"
+DBN_TRAINER_SUBCLASS = "tests/training/test_dbn.py::test_a_user_subclass_of_dbn_compiles_its_own_steps"
+DBN_TRAINER_OTHER_SETTINGS = "tests/training/test_dbn.py::test_a_checkpoint_of_other_settings_is_refused"
 NUMPY_FREE_ENERGY = "tests/test_layers.py::test_numpy_free_energy_is_minus_log_of_the_sum_over_hidden_states"
 NUMPY_DRAWS = "tests/test_layers.py::test_numpy_draws_follow_each_layers_conditional"
 DBN_TRAINER_FINISHED = "tests/training/test_dbn.py::test_resuming_a_finished_run_changes_nothing"
@@ -782,13 +786,32 @@ MUTANTS = [
            "DBNTrainer: ends with the last fine-tuned model, not the best validated one",
            [DBN_TRAINER_BEST, DBN_TRAINER_FIT]),
     mutant("dbn-resume-ignores-finished", DBN_TRAINER_PY,
-           "return stage, max(epoch, 1) if finished else None", "return stage, None",
+           "        return self.owner._run_ended or super()._run_complete()",
+           "        return super()._run_complete()",
            "DBNTrainer: resuming the checkpoint of a run that early stopping ended trains on",
            [DBN_TRAINER_FINISHED]),
     mutant("dbn-resume-keeps-other-generators", DBN_TRAINER_PY,
            "            self.dbn.rbm_layers[i].rng.set_value(generator)", "            pass",
            "DBNTrainer: a resume restores the running layer's sampler only (later layers keep the new DBN's seeds)",
            [DBN_TRAINER_RESUME]),
+    mutant("dbn-stops-an-epoch-late", DBN_TRAINER_PY,
+           "<= (record[\"epoch\"] + 2) * self._n_batches - 2", "<= (record[\"epoch\"] + 1) * self._n_batches",
+           "DBNTrainer: fine-tuning validates an epoch more than the tutorial's loop once patience was extended",
+           [DBN_TRAINER_TUTORIAL_STOPPING]),
+    mutant("engine-resume-trains-an-ended-run", ENGINE_PY,
+           "epochs_to_run = 0 if self._run_complete() else epochs - self._position[\"epoch\"]",
+           "epochs_to_run = epochs - self._position[\"epoch\"]",
+           "engine: a resume after the epoch that ended the run (early stopping) trains on",
+           [DBN_TRAINER_PATIENCE_RESUME]),
+    mutant("dbn-key-ignores-network-class", DBN_TRAINER_PY,
+           "network = backend.structure_of(self.owner.dbn)", "network = (\"DBN\",)",
+           "DBNTrainer: a user's DBN subclass reuses the steps compiled for rbm.DBN",
+           [DBN_TRAINER_SUBCLASS]),
+    mutant("dbn-fingerprint-rows-only", DBN_TRAINER_PY,
+           "self._fingerprint = _datasets_fingerprint([X, y, *valid, *test])",
+           "self._fingerprint = _datasets_fingerprint([np.concatenate([X, valid[0], test[0]])])",
+           "DBNTrainer: a resume accepts other labels, or rows moved between the sets",
+           [DBN_TRAINER_OTHER_SETTINGS]),
     mutant("dbn-resume-forgets-early-stopping", DBN_TRAINER_PY,
            "self._earlier, self.early_stopping = history, stopping", "self._earlier = history",
            "DBNTrainer: a resume in fine-tuning starts early stopping afresh",

@@ -126,7 +126,7 @@ def load_checkpoint(trainer, path, fingerprint):
                     "epoch_costs": [float(c) for c in arrays["epoch_costs"]],
                     "epoch_seconds": float(arrays["epoch_seconds"])}
         scalars = {name: int(arrays[name]) for name in trainer._checkpoint_scalars()}
-        extra = json.loads(str(arrays["extra"])) if trainer._checkpoint_extra() else {}
+        extra = json.loads(str(arrays["extra"])) if "extra" in arrays else {}
         fingerprint_saved = str(arrays["data_sha256"])
     except (KeyError, ValueError, TypeError) as error:
         raise ValueError(f"{path!r} is not a complete {trainer._checkpoint_kind} checkpoint: {error}") from None

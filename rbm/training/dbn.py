@@ -20,6 +20,7 @@ One checkpoint file holds the whole network at any epoch of either stage
 samplers' states, the history and early stopping), so a resumed run ends
 with exactly the parameters of an uninterrupted one.
 """
+import hashlib
 import json
 import os
 import time
@@ -57,6 +58,15 @@ def _check_labels(y, n_rows, n_classes, name):
     if np.any(labels != np.round(labels)) or labels.min() < 0 or labels.max() >= n_classes:
         raise ValueError(f"{name} must hold integer class labels in 0 .. {n_classes - 1}")
     return labels.astype(np.int32)
+
+
+def _datasets_fingerprint(arrays):
+    """sha256 of the arrays (the three sets' rows and labels) with their shapes, so that a resume finds the same split."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(repr(array.shape).encode())
+        digest.update(data_fingerprint(array).encode())
+    return digest.hexdigest()
 
 
 def format_record(record: dict) -> str:
@@ -98,8 +108,13 @@ class _Stage:
         return self.owner._settings()
 
     def _structure_key(self, what):
+        """The engine's key, plus the DBN (its class and sizes: the step reads the layers below) and the stage."""
         key = super()._structure_key(what)
-        return None if key is None else (*key, ("stage", self.stage))
+        network = backend.structure_of(self.owner.dbn)
+        if key is None or network is None:
+            return None
+        n_outs = self.owner.dbn.logLayer.b.get_value(borrow=True).shape[0]
+        return (*key, network, ("outputs", n_outs), ("stage", self.stage))
 
     def _settings_without_structure(self):
         return (*super()._settings_without_structure(), *_UNCOMPILED_SETTINGS)
@@ -217,6 +232,9 @@ class FineTuning(_Stage, TrainingEngine):
     def _step_variables(self):
         return {**super()._step_variables(), "labels": self._labels}
 
+    def _settings_without_structure(self):
+        return (*super()._settings_without_structure(), "k")  # CD's k: not in fine-tuning's graph
+
     def fit(self, X, y, *, epochs, valid, test, callbacks, verbose, checkpoint, resume):
         """Fine-tune on rows ``X`` with labels ``y``, validating after every epoch.
 
@@ -246,8 +264,6 @@ class FineTuning(_Stage, TrainingEngine):
         """
         self._n_batches = len(X) // self.batch_size
         backend.set_shared_data(self._labels, y.reshape(self._n_batches, self.batch_size), self.mode)
-        if self.owner.early_stopping["patience"] is None:
-            self.owner.early_stopping["patience"] = self.owner.patience_epochs * self._n_batches
         return self._fit(X, epochs, (valid, test), callbacks, verbose, checkpoint, None, resume)
 
     def _check_valid(self, valid):
@@ -292,8 +308,25 @@ class FineTuning(_Stage, TrainingEngine):
                 best.set_value(np.array(param.get_value(borrow=True)))
             record["test_error"] = stopping["test_error"]
 
+    def _epoch_begin(self, first_batch):
+        # here, not in fit: a resume refused by its checks must leave early stopping as it was
+        if self.owner.early_stopping["patience"] is None:
+            self.owner.early_stopping["patience"] = self.owner.patience_epochs * self._n_batches
+
     def _finished(self, record):
-        return self.owner.early_stopping["patience"] <= (record["epoch"] + 1) * self._n_batches
+        """Whether the tutorial's loop would stop before validating the next epoch.
+
+        The tutorial checks ``patience <= iter`` after every minibatch (iter
+        counting updates from 0) and validates after an epoch's last one,
+        before that check: it validates epoch e + 1 only if patience exceeds
+        the iter of that epoch's last minibatch but one, (e + 2) n - 2. (It
+        may stop inside the epoch, unvalidated; the model kept is the best
+        validated either way.)
+        """
+        return self.owner.early_stopping["patience"] <= (record["epoch"] + 2) * self._n_batches - 2
+
+    def _run_complete(self):
+        return self.owner._run_ended or super()._run_complete()
 
     def _epoch_name(self, epoch):
         return f"fine-tuning epoch {epoch}"
@@ -308,11 +341,15 @@ class DBNTrainer:
     """Pretrain a :class:`rbm.DBN` layer by layer with CD-k, then fine-tune it with early stopping.
 
     The defaults are the tutorial's ``test_DBN``. Early stopping starts with
-    a patience of ``patience_epochs`` epochs and, whenever the validation
-    error falls below ``improvement_threshold`` times the best so far,
-    extends it to ``patience_increase`` times the minibatch updates done.
-    Validation runs after every epoch. Every setting past ``dbn`` is
-    keyword-only (positional use still works, with a ``DeprecationWarning``).
+    a patience of ``patience_epochs`` epochs (counted in minibatch updates)
+    and, whenever the validation error falls below ``improvement_threshold``
+    times the best so far, extends it to ``patience_increase`` times the
+    updates done before the last (the tutorial's ``iter``). Validation runs
+    after every epoch, and fine-tuning stops where the tutorial's loop would
+    stop before validating again (it checks the patience after every
+    minibatch; with ``patience_epochs=1`` it validates twice an epoch, this
+    trainer once). Every setting past ``dbn`` is keyword-only (positional
+    use still works, with a ``DeprecationWarning``).
 
     Both stages run on the engine of :mod:`rbm.training.engine`: a layer's
     pretraining is an :class:`rbm.Trainer` (CD-k, plain SGD) of that layer's
@@ -401,7 +438,9 @@ class DBNTrainer:
         self._pretraining_epochs = None
         self._fingerprint = None
         self._earlier = []  # the records of the stages before the running one
-        self._stage = self._checked_extra = self._old_best = None
+        self._checked_extra = self._old_best = None
+        self._stages = {}  # stage -> its trainer, built once (a later fit goes on with the same)
+        self._run_ended = False  # restored from a checkpoint of a run that had ended
 
     @property
     def best_validation_error(self) -> float:
@@ -497,13 +536,15 @@ class DBNTrainer:
         for callback in callbacks:
             if not callable(callback):
                 raise TypeError(f"callbacks must be callables, got {type(callback).__name__}")
+        if progress_bars is not None and not isinstance(progress_bars, (bool, np.bool_)):
+            raise TypeError(f"progress_bars must be True, False or None, got {progress_bars!r}")
         (X, y), valid, test = self._check_datasets(train, valid, test)
-        self._fingerprint = data_fingerprint(np.concatenate([X.ravel(), valid[0].ravel(), test[0].ravel()]))
+        self._fingerprint = _datasets_fingerprint([X, y, *valid, *test])
         self._pretraining_epochs = pretraining_epochs
         progress = verbose > 0 if progress_bars is None else bool(progress_bars)
-        first, finished_epochs = self._next_stage(), None
+        first = self._next_stage()
         if resume is not None:
-            first, finished_epochs = self._resume_point(resume)  # checks the file's kind, version and stage first
+            first = self._resume_point(resume, (train, valid, test))  # checks the file's kind, version and stage
             if first is None:  # an old format, restored: the run goes on from where it ended
                 first, resume = self._next_stage(), None
         run = dict(verbose=verbose, checkpoint=checkpoint, callbacks=self._stage_callbacks(callbacks))
@@ -512,18 +553,18 @@ class DBNTrainer:
             """The resume and the whole stage's epochs (at least 1: a resume restores first), or (None, None)."""
             if resume is None or stage != first:
                 return None, None
-            return resume, finished_epochs or max(epochs, 1)
+            return resume, max(epochs, 1)
 
         start = time.perf_counter()
         for layer in range(first, self.dbn.n_layers):
             path, epochs = resuming(layer, pretraining_epochs)
-            self._run_stage(LayerPretraining(self, layer), progress, pretraining_epochs,
+            self._run_stage(self._stage(layer), progress, pretraining_epochs,
                             lambda stage, epochs: stage._fit(X, epochs, resume=path, **run), epochs)
         pretrained = time.perf_counter()
         if first <= self.dbn.n_layers:
             path, epochs = resuming(self.dbn.n_layers, training_epochs)
             stage = self._run_stage(
-                FineTuning(self), progress, training_epochs,
+                self._stage(self.dbn.n_layers), progress, training_epochs,
                 lambda stage, epochs: stage.fit(X, y, epochs=epochs, valid=valid, test=test, resume=path, **run),
                 epochs)
             stage.keep_best()  # the model that validated best
@@ -562,10 +603,16 @@ class DBNTrainer:
         self.state = {"stage": name, "layer": None if name == "finetuning" else stage.stage,
                       "epoch": len(stage.history)}
 
+    def _stage(self, index):
+        """The trainer of stage ``index`` (a layer's pretraining, or fine-tuning for n_layers), built once."""
+        if index not in self._stages:
+            self._stages[index] = (LayerPretraining(self, index) if index < self.dbn.n_layers
+                                   else FineTuning(self))
+        return self._stages[index]
+
     def _run_stage(self, stage, progress, epochs, fit, resume_epochs):
         """Run ``fit(stage, epochs)`` for the epochs of the stage not yet run (all of them with a resume)."""
         stage._progress_bars = progress
-        self._stage = stage
         done = [record for record in self.history if self._stage_of(record) == stage.stage]  # (an old checkpoint's)
         self._earlier = [record for record in self.history if self._stage_of(record) != stage.stage]
         stage.history[:] = done
@@ -592,27 +639,25 @@ class DBNTrainer:
                 "patience_epochs": self.patience_epochs, "patience_increase": self.patience_increase,
                 "improvement_threshold": self.improvement_threshold, "pretraining_epochs": self._pretraining_epochs}
 
-    def _resume_point(self, path):
-        """(stage, epochs) of the checkpoint at ``path``: where to resume, and the epochs of a finished stage.
+    def _resume_point(self, path, datasets):
+        """The stage the checkpoint at ``path`` resumes (the engine's stage trainer then restores it).
 
-        The stage is None for a file of format 1 or 2 (written before
-        DBNTrainer ran on the engine), which is checked and restored here:
-        the run goes on from the epoch after the one it ends with.
+        None for a file of format 1 or 2 (written before DBNTrainer ran on
+        the engine), which is checked against the (train, valid, test) pairs
+        ``datasets`` as given and restored here: the run goes on from the
+        epoch after the one it ends with.
         """
         arrays = load_npz(path, _KIND, versions=(1, 2, _FORMAT_VERSION))
         if int(arrays["format_version"]) < _FORMAT_VERSION:
-            self._restore_old_format(arrays, path)
-            return None, None
+            self._restore_old_format(arrays, path, datasets)
+            return None
         try:
-            stage, epoch = int(arrays["stage"]), int(arrays["epoch"])
-            finished = bool(json.loads(str(arrays["extra"]))["finished"])
+            stage = int(arrays["stage"])
         except (KeyError, ValueError, TypeError) as error:
             raise ValueError(f"{path!r} is not a complete rbm DBN checkpoint: {error}") from None
         if not 0 <= stage <= self.dbn.n_layers:
             raise ValueError(f"{path!r} holds stage {stage}, and this DBN has {self.dbn.n_layers} layers")
-        # The engine's resume runs the stage to the number of epochs it is given: the checkpoint's own when
-        # fine-tuning had stopped early, else the stage's (at least 1: a resume restores before it runs).
-        return stage, max(epoch, 1) if finished else None
+        return stage
 
     def _checkpoint_extra(self, stage):
         """What a checkpoint holds besides the running stage's position and the arrays (JSON)."""
@@ -633,12 +678,15 @@ class DBNTrainer:
             missing = {"patience", "best_validation_error", "best_epoch", "test_error"} - set(stopping)
             if missing or not all(isinstance(record, dict) and "stage" in record for record in history):
                 raise ValueError(f"missing {sorted(missing)}" if missing else "unreadable history")
+            ended = extra["finished"]
+            if not isinstance(ended, bool):
+                raise ValueError(f"finished must be true or false, got {ended!r}")
         except (AttributeError, KeyError, TypeError, ValueError) as error:
             raise ValueError(f"{path!r} is not a complete rbm DBN checkpoint: {error}") from None
-        self._checked_extra = (history, stopping, generators)
+        self._checked_extra = (history, stopping, generators, ended)
 
     def _restore_checkpoint_extra(self, extra, stage):
-        history, stopping, generators = self._checked_extra
+        history, stopping, generators, self._run_ended = self._checked_extra
         self._earlier, self.early_stopping = history, stopping
         for i, generator in generators.items():
             self.dbn.rbm_layers[i].rng.set_value(generator)
@@ -653,8 +701,12 @@ class DBNTrainer:
             stopping = {**stopping, "best_epoch": stopping["best_epoch"] - 1}
         return records, stopping
 
-    def _restore_old_format(self, arrays, path):
-        """Check, then restore, a checkpoint of format 1 or 2 (written after an epoch, before the engine ran the DBN)."""
+    def _restore_old_format(self, arrays, path, datasets):
+        """Check, then restore, a checkpoint of format 1 or 2 (written after an epoch, before the engine ran the DBN).
+
+        Those formats fingerprinted the three sets' rows as given (before the
+        cut to whole minibatches), in the network's dtype.
+        """
         names = list(self.dbn.get_params())
         try:
             settings = json.loads(str(arrays["settings"]))
@@ -676,7 +728,8 @@ class DBNTrainer:
             different = ", ".join(f"{key}: checkpoint {settings.get(key)!r}, trainer {value!r}"
                                   for key, value in expected.items() if settings.get(key) != value)
             raise ValueError(f"{path!r} was written by a DBN trainer with other settings ({different})")
-        if fingerprint_saved != self._fingerprint:
+        rows = [check_array(X, "X", ndim=2) for X, _ in datasets]  # checked by fit already
+        if fingerprint_saved != data_fingerprint(np.concatenate([X.ravel() for X in rows]).astype(self.dbn.dtype)):
             raise ValueError(f"{path!r} was written while training on other data: resume needs the same rows")
         if len(rng_states) != len(self.dbn.rbm_layers):
             raise ValueError(f"{path!r} holds {len(rng_states)} random states for {len(self.dbn.rbm_layers)} layers")
@@ -704,5 +757,6 @@ class DBNTrainer:
             if bias is not None:
                 layer.vbias.set_value(backend.as_floatx(bias, self.dbn.dtype))
         self._old_best = None if best is None else dict(zip(names, best))
+        self._stages.pop(self.dbn.n_layers, None)  # fine-tuning starts from the file's best model
         self.state, self.early_stopping = state, stopping
         self.history[:] = history

@@ -402,6 +402,10 @@ class TrainingEngine:
         """Whether training stops after the epoch of ``record`` (e.g. once early stopping's patience is spent)."""
         return False
 
+    def _run_complete(self) -> bool:
+        """Whether the run restored from a checkpoint had ended (:meth:`_finished`), so a resume trains no more."""
+        return bool(self.history) and self._finished(self.history[-1])
+
     def _epoch_name(self, epoch) -> str:
         """How messages name ``epoch``."""
         return f"epoch {epoch}"
@@ -461,7 +465,8 @@ class TrainingEngine:
         if resume is not None:
             self._position = load_checkpoint(self, resume, fingerprint)  # checks everything first
             self._offsets_set = True
-            epochs_to_run = epochs - self._position["epoch"]
+            # a run that had ended (e.g. early stopping's patience spent) stays ended
+            epochs_to_run = 0 if self._run_complete() else epochs - self._position["epoch"]
         else:
             epochs_to_run = epochs
             if getattr(self, "centering", False) and not self._offsets_set:

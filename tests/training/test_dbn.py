@@ -104,6 +104,59 @@ def test_patience_stops_finetuning_once_the_validation_error_stops_improving():
     assert len(records(history, "finetuning")) == 2  # nothing improves at this learning rate
 
 
+def tutorials_validated_epochs(valid, lr, batch_size, patience_epochs, epochs, patience_increase=2.0,
+                               improvement_threshold=0.995):
+    """The validation errors the tutorial's fine-tuning loop (DBN.py's test_DBN) computes, replayed in numpy.
+
+    It checks ``patience <= iter`` after every minibatch and validates every validation_frequency
+    minibatches (once an epoch for patience_epochs >= 2), so it may stop inside an epoch.
+    """
+    params = list(small_dbn(dtype="float64").get_params().values())
+    n_batches = len(TRAIN[0]) // batch_size
+    patience = patience_epochs * n_batches
+    validation_frequency = min(n_batches, patience // 2)
+    best, errors = np.inf, []
+    for epoch in range(epochs):
+        for index in range(n_batches):
+            rows = slice(index * batch_size, (index + 1) * batch_size)
+            _, params = numpy_finetune_step(params, TRAIN[0][rows], TRAIN[1][rows], lr)
+            iteration = epoch * n_batches + index
+            if (iteration + 1) % validation_frequency == 0:
+                errors.append(np.mean(numpy_predictions(params, valid[0]) != valid[1]))
+                if errors[-1] < best:
+                    if errors[-1] < best * improvement_threshold:
+                        patience = max(patience, iteration * patience_increase)
+                    best = errors[-1]
+            if patience <= iteration:
+                return errors
+    return errors
+
+
+@pytest.mark.parametrize("patience_epochs", [2, 3])
+def test_early_stopping_validates_the_epochs_the_tutorials_loop_validates(patience_epochs):
+    """Validation labels shifted so that the error first falls, then rises: patience is extended, then spent. The
+    trainer validates after every epoch exactly the epochs the tutorial's loop validates, with the same errors."""
+    valid = (VALID[0], (VALID[1] + 1) % 3)
+    trainer = DBNTrainer(small_dbn(dtype="float64"), finetune_lr=0.1, batch_size=10, patience_epochs=patience_epochs,
+                         mode="NUMBA")
+    history = trainer.fit(TRAIN, valid, TEST, pretraining_epochs=0, training_epochs=20, verbose=False)
+    expected = tutorials_validated_epochs(valid, 0.1, 10, patience_epochs, 20)
+    assert 2 < len(expected) < 20  # patience, not the epoch limit, ended both
+    assert [record["validation_error"] for record in history] == pytest.approx(expected)
+
+
+def test_a_user_subclass_of_dbn_compiles_its_own_steps():
+    """A DBN class defined outside rbm may build another graph: its trainer reuses no step compiled for rbm.DBN."""
+    class TwoClassDBN(rbm.DBN):
+        pass
+
+    fit(DBNTrainer(small_dbn(), batch_size=10, mode="NUMBA"), pretraining_epochs=1, training_epochs=1)
+    compiled = rbm.backend.compiled_function_count()
+    dbn = TwoClassDBN(numpy_rng=np.random.RandomState(123), n_ins=16, hidden_layers_sizes=[12, 8], n_outs=3, seed=4)
+    fit(DBNTrainer(dbn, batch_size=10, mode="NUMBA"), pretraining_epochs=1, training_epochs=1)
+    assert rbm.backend.compiled_function_count() >= compiled + 3  # two layers' steps and fine-tuning's
+
+
 class Interrupted(Exception):
     pass
 
@@ -180,6 +233,46 @@ def test_a_resume_in_finetuning_keeps_early_stopping(tmp_path):
     assert_same_state(resumed.dbn, reference.dbn)
 
 
+def test_a_resume_after_the_epoch_that_spent_the_patience_trains_no_more(tmp_path):
+    arguments = dict(finetune_lr=1e-9, patience_epochs=2, batch_size=10, mode="NUMBA")
+    reference = DBNTrainer(small_dbn(), **arguments)
+    reference_history = fit(reference, pretraining_epochs=1, training_epochs=50)
+    assert len(reference_history) == 4  # a pretraining epoch per layer, two fine-tuning epochs
+    checkpoint = str(tmp_path / "dbn.npz")
+    with pytest.raises(Interrupted):  # after the last epoch's checkpoint, before the run's last one
+        fit(DBNTrainer(small_dbn(), **arguments), pretraining_epochs=1, training_epochs=50, checkpoint=checkpoint,
+            callbacks=interrupt_after(4))
+    resumed = DBNTrainer(small_dbn(seed=77), **arguments)
+    history = fit(resumed, pretraining_epochs=1, training_epochs=50, resume=checkpoint)
+    assert [dict(r, time=None) for r in history] == [dict(r, time=None) for r in reference_history]
+    assert_same_state(resumed.dbn, reference.dbn)
+
+
+def test_a_run_without_finetuning_resumes_to_the_same_network(tmp_path):
+    checkpoint = str(tmp_path / "dbn.npz")
+    reference = DBNTrainer(small_dbn(), batch_size=10, mode="NUMBA")
+    fit(reference, pretraining_epochs=1, training_epochs=0, checkpoint=checkpoint)
+    resumed = DBNTrainer(small_dbn(seed=77), batch_size=10, mode="NUMBA")
+    history = fit(resumed, pretraining_epochs=1, training_epochs=3, resume=checkpoint)  # the run had ended
+    assert [r["stage"] for r in history] == ["pretraining", "pretraining"]
+    assert_same_state(resumed.dbn, reference.dbn)
+
+
+def test_a_second_fit_after_an_interruption_goes_on_and_keeps_the_best_model():
+    valid = (VALID[0], (VALID[1] + 1) % 3)
+    arguments = dict(finetune_lr=0.1, batch_size=10, patience_epochs=5, mode="NUMBA")
+    run = dict(pretraining_epochs=0, training_epochs=5, verbose=False)
+    reference = DBNTrainer(small_dbn(dtype="float64"), **arguments)
+    reference.fit(TRAIN, valid, TEST, **run)
+    assert reference.best_epoch < 3  # a worse epoch follows the best before the interruption
+    trainer = DBNTrainer(small_dbn(dtype="float64"), **arguments)
+    with pytest.raises(Interrupted):
+        trainer.fit(TRAIN, valid, TEST, callbacks=interrupt_after(4), **run)
+    trainer.fit(TRAIN, valid, TEST, **run)
+    assert trainer.best_epoch == reference.best_epoch and len(trainer.history) == 5
+    assert_same_state(trainer.dbn, reference.dbn)
+
+
 def test_resuming_a_finished_run_changes_nothing(tmp_path, uninterrupted):
     """The last checkpoint of a run whose patience ran out holds the best model and says it is done."""
     reference, reference_history = uninterrupted("NUMBA")
@@ -229,7 +322,10 @@ def version_2_checkpoint(path):
              "early_stopping": extra["early_stopping"],
              "history": extra["earlier_history"] + json.loads(str(new["history"])),
              "rng": [extra["generators"][str(i)] for i in range(2)]}
-    np.savez(path, kind=np.str_("rbm.DBNCheckpoint"), format_version=np.int64(2), data_sha256=new["data_sha256"],
+    # format 2's fingerprint: the three sets' rows as given (not cut to whole minibatches), in the DBN's dtype
+    rows = np.concatenate([X.ravel() for X in (TRAIN[0], VALID[0], TEST[0])]).astype(np.float32)
+    fingerprint = np.str_(rbm.training.checkpoint.data_fingerprint(rows))
+    np.savez(path, kind=np.str_("rbm.DBNCheckpoint"), format_version=np.int64(2), data_sha256=fingerprint,
              settings=new["settings"], state=np.str_(json.dumps(state)), **old)
     return path
 
@@ -306,11 +402,22 @@ def test_a_checkpoint_of_other_settings_is_refused(tmp_path):
     fit(DBNTrainer(small_dbn(), batch_size=10, mode="NUMBA"), training_epochs=1, checkpoint=checkpoint)
     dbn = small_dbn()
     before = dbn.get_params()
+    refused = DBNTrainer(dbn, finetune_lr=0.3, batch_size=10, mode="NUMBA")
+    stopping = dict(refused.early_stopping)
     with pytest.raises(ValueError, match="finetune_lr: checkpoint 0.1, trainer 0.3"):
-        fit(DBNTrainer(dbn, finetune_lr=0.3, batch_size=10, mode="NUMBA"), resume=checkpoint)
+        fit(refused, resume=checkpoint)
     for got, want in zip(dbn.get_params().values(), before.values()):
         np.testing.assert_array_equal(got, want)
+    assert refused.early_stopping == stopping and refused.history == []
     assert os.path.exists(checkpoint)
+    # other labels, or rows moved from the validation set to the training set, are other data
+    other_labels = (TRAIN[0], (TRAIN[1] + 1) % 3)
+    moved = ((np.concatenate([TRAIN[0], VALID[0][:10]]), np.concatenate([TRAIN[1], VALID[1][:10]])),
+             (VALID[0][10:], VALID[1][10:]))
+    for train, valid in ((other_labels, VALID), moved):
+        with pytest.raises(ValueError, match="other data"):
+            DBNTrainer(small_dbn(), batch_size=10, mode="NUMBA").fit(
+                train, valid, TEST, pretraining_epochs=2, training_epochs=6, verbose=False, resume=checkpoint)
 
 
 def test_bad_trainer_arguments_are_refused():
