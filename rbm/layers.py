@@ -80,9 +80,6 @@ class Layer:
     centering : bool
         Whether centred training (:mod:`rbm.training.centering`) is defined
         for these units (offsets of binary units).
-    tempering : bool
-        Whether parallel tempering (:mod:`rbm.training.tempering`) runs
-        with these units.
     pseudo_likelihood : bool
         Whether the pseudo-likelihood (one flipped bit) is defined.
     unit_interval : bool
@@ -92,7 +89,6 @@ class Layer:
     """
 
     centering = False
-    tempering = False
     pseudo_likelihood = False
     unit_interval = True
     reconstruction_cost_name = "reconstruction log-probability"
@@ -529,7 +525,6 @@ class Bernoulli(Layer):
     """
 
     centering = True
-    tempering = True
     pseudo_likelihood = True
     reconstruction_cost_name = "reconstruction cross-entropy"
 

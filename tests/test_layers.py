@@ -236,8 +236,6 @@ def test_bad_layers_and_data_are_refused():
         model.check_data([[0.5, 0.5, 0, 0, 1, 0]])
     with pytest.raises(ValueError, match="centering is implemented for binary visible units"):
         rbm.Trainer(model, centering=True)
-    with pytest.raises(ValueError, match="parallel tempering is implemented for binary visible units"):
-        rbm.Trainer(model, tempering=3)
     with pytest.raises(TypeError, match="pseudo-likelihood"):
         model.get_pseudo_likelihood_cost({})
     assert Bernoulli() == Bernoulli() and Categorical(3) != Categorical(4)

@@ -103,6 +103,9 @@ DBN_TRAINER_TUTORIAL_STOPPING = "tests/training/test_dbn.py::test_early_stopping
 DBN_TRAINER_PATIENCE_RESUME = "tests/training/test_dbn.py::test_a_resume_after_the_epoch_that_spent_the_patience_trains_no_more"
 DBN_TRAINER_SUBCLASS = "tests/training/test_dbn.py::test_a_user_subclass_of_dbn_compiles_its_own_steps"
 DBN_TRAINER_OTHER_SETTINGS = "tests/training/test_dbn.py::test_a_checkpoint_of_other_settings_is_refused"
+TEMPERING_REPLICAS = "tests/training/test_tempering.py::test_every_replica_samples_its_tempered_model"
+TEMPERING_CATEGORICAL = "tests/training/test_tempering.py::test_categorical_ladders_sample_each_tempered_model"
+TEMPERING_GAUSSIAN = "tests/training/test_tempering.py::test_gaussian_ladders_sample_each_tempered_model"
 NUMPY_FREE_ENERGY = "tests/test_layers.py::test_numpy_free_energy_is_minus_log_of_the_sum_over_hidden_states"
 NUMPY_DRAWS = "tests/test_layers.py::test_numpy_draws_follow_each_layers_conditional"
 DBN_TRAINER_FINISHED = "tests/training/test_dbn.py::test_resuming_a_finished_run_changes_nothing"
@@ -621,24 +624,23 @@ MUTANTS = [
 
     # ---- rbm/training/tempering.py
     mutant("tempering-acceptance-sign", TEMPERING_PY,
-           "log_ratio = (beta64[:-1] - beta64[1:]) * (energy[:-1] - energy[1:])",
-           "log_ratio = (beta64[1:] - beta64[:-1]) * (energy[:-1] - energy[1:])",
+           "log_ratio = (beta64[:-1] - beta64[1:]) * (annealed[1:] - annealed[:-1])",
+           "log_ratio = (beta64[1:] - beta64[:-1]) * (annealed[1:] - annealed[:-1])",
            "swap acceptance: the log ratio's sign flipped", [TEMPERING_TESTS]),
     mutant("tempering-betas-reversed", TEMPERING_PY,
-           "beta = pt.constant(self.betas.astype(dtype))[:, None, None]",
-           "beta = pt.constant(self.betas[::-1].astype(dtype))[:, None, None]",
+           "beta = pt.repeat(pt.constant(self.betas.astype(dtype)), ladder[1])[:, None]",
+           "beta = pt.repeat(pt.constant(self.betas[::-1].astype(dtype)), ladder[1])[:, None]",
            "tempering: replica t samples at the reversed ladder's temperature", [TEMPERING_TESTS]),
     mutant("tempering-visible-untempered", TEMPERING_PY,
-           "v_mean = pt.sigmoid(beta * (pt.dot(h, model.W.T) + model.vbias))",
-           "v_mean = pt.sigmoid(pt.dot(h, model.W.T) + model.vbias)",
+           "model.vbias, self.base_bias(), beta)", "model.vbias, self.base_bias(), 1.0)",
            "tempering: the visible conditional ignores beta (wrong temperature)", [TEMPERING_TESTS]),
     mutant("tempering-even-pairs-only", TEMPERING_PY,
            "this_round = pt.eq(pair % 2, self.step % 2)[:, None]",
            "this_round = pt.eq(pair % 2, 0)[:, None]",
            "tempering: only the even neighbour pairs are ever proposed", [TEMPERING_TESTS]),
     mutant("tempering-energy-hbias-sign", TEMPERING_PY,
-           "return -pt.dot(v, model.vbias) - pt.dot(h, model.hbias)",
-           "return -pt.dot(v, model.vbias) + pt.dot(h, model.hbias)",
+           "return visible + pt.dot(h, model.hbias) + pt.sum(",
+           "return visible - pt.dot(h, model.hbias) + pt.sum(",
            "tempering energy: the hidden-bias term's sign flipped (wrong acceptance)", [TEMPERING_TESTS]),
     mutant("tempering-swap-direction", TEMPERING_PY,
            "return pt.switch(with_next, following, pt.switch(with_previous, preceding, x))",
@@ -794,6 +796,10 @@ MUTANTS = [
            "            self.dbn.rbm_layers[i].rng.set_value(generator)", "            pass",
            "DBNTrainer: a resume restores the running layer's sampler only (later layers keep the new DBN's seeds)",
            [DBN_TRAINER_RESUME]),
+    mutant("tempering-unscaled-visible", TEMPERING_PY,
+           "pt.sum(pt.dot(model.visible.scale(v), model.W) * h, axis=-1)", "pt.sum(pt.dot(v, model.W) * h, axis=-1)",
+           "parallel tempering: the swap's weight term reads v, not v / sigma, for Gaussian units",
+           [TEMPERING_GAUSSIAN]),
     mutant("dbn-stops-an-epoch-late", DBN_TRAINER_PY,
            "<= (record[\"epoch\"] + 2) * self._n_batches - 2", "<= (record[\"epoch\"] + 1) * self._n_batches",
            "DBNTrainer: fine-tuning validates an epoch more than the tutorial's loop once patience was extended",

@@ -1,14 +1,17 @@
 """Parallel tempering for the negative phase (Desjardins et al., AISTATS 2010; Cho et al., IJCNN 2010).
 
 Each persistent chain is a ladder of replicas at inverse temperatures
-0 <= beta_1 < ... < beta_T = 1, replica t sampling
-p_t(v, h) proportional to exp(-beta_t E(v, h)): hot replicas (small beta) mix
-fast, and swaps between neighbours carry their states down to beta = 1,
-whose visible states give the model statistics of the gradient. Swapping
-replicas t and t + 1 is accepted with probability
-min(1, exp((beta_t - beta_(t+1)) (E(x_t) - E(x_(t+1))))), which keeps the
-joint distribution of the ladder invariant; even and odd neighbour pairs
-alternate from one update to the next.
+0 <= beta_1 < ... < beta_T = 1, replica t sampling the intermediate model of
+annealing at beta_t (:mod:`rbm.layers`): p_t(v, h) proportional to
+f_t(v, h) = exp(-E_A(v) + beta_t D(v, h)), with E_A the energy of the visible
+layer's base model without weights (uniform binary or categorical units, the
+Gaussian units' own N(b, sigma^2)) and D = E_A - E. For binary units this is
+exp(-beta_t E(v, h)). Hot replicas (small beta) mix fast, and swaps between
+neighbours carry their states down to beta = 1, whose visible states give the
+model statistics of the gradient. Swapping replicas t and t + 1 is accepted
+with probability min(1, exp((beta_t - beta_(t+1)) (D(x_(t+1)) - D(x_t)))),
+which keeps the joint distribution of the ladder invariant; even and odd
+neighbour pairs alternate from one update to the next.
 """
 import numpy as np
 
@@ -50,14 +53,14 @@ def check_betas(tempering):
 
 
 class ParallelTempering(NegativePhase):
-    """The state and the graph of the tempered negative phase for a binary :class:`rbm.RBM`.
+    """The state and the graph of the tempered negative phase of an :class:`rbm.RBM`, for any visible layer.
 
     :class:`rbm.Trainer` builds one for ``tempering=...``.
 
     Parameters
     ----------
     model : RBM
-        A binary RBM.
+        The RBM (binary, Gaussian or categorical visible units).
     betas : int or array
         The inverse temperatures (see :func:`check_betas`).
     n_chains : int
@@ -90,20 +93,25 @@ class ParallelTempering(NegativePhase):
         return {"tempered_chains": self.chains, "tempering_step": self.step,
                 "swaps_accepted": self.accepted, "swaps_proposed": self.proposed}
 
-    def energy(self, v, h):
-        """E(v, h) = -v.b - h.c - v^T W h for every replica and chain (last axis summed).
+    def base_bias(self):
+        """b_A, the visible biases of the base model at beta = 0: zero (uniform units; Gaussian units keep b)."""
+        return pt.zeros((self.model.n_visible_units,), dtype=self.model.dtype)
+
+    def annealed_part(self, v, h):
+        """D(v, h) = E_A(v) - E(v, h) = (b - b_A).v + c.h + s(v)^T W h, one value per row: log f_beta grows as beta D.
 
         Parameters
         ----------
-        v, h : symbolic tensors (..., n_visible), (..., n_hidden)
+        v, h : symbolic matrices (rows, n_visible_units), (rows, n_hidden)
 
         Returns
         -------
-        symbolic tensor
-            The energies, of the leading shape of ``v`` and ``h``.
+        symbolic vector (rows,)
+            D for each row (for binary units, with b_A = 0, minus the energy).
         """
         model = self.model
-        return -pt.dot(v, model.vbias) - pt.dot(h, model.hbias) - pt.sum(pt.dot(v, model.W) * h, axis=-1)
+        visible = model.visible.log_f_visible_difference(v, 1.0, 0.0, model.vbias, self.base_bias())
+        return visible + pt.dot(h, model.hbias) + pt.sum(pt.dot(model.visible.scale(v), model.W) * h, axis=-1)
 
     def negative_phase(self, k):
         """(visible states at beta = 1, updates) after k Gibbs steps of every replica and one swap round.
@@ -122,19 +130,22 @@ class ParallelTempering(NegativePhase):
         updates : dict
             The ladder's new state and swap counts.
         """
-        model, dtype = self.model, self.model.dtype
-        beta = pt.constant(self.betas.astype(dtype))[:, None, None]
-        # static sizes for the random draws: JAX needs them known when it compiles
+        model, dtype, visible = self.model, self.model.dtype, self.model.visible
+        # The replicas as rows (temperature-major), so that every layer's graph sees a matrix; each row's beta.
+        # Static sizes for the random draws: JAX needs them known when it compiles.
         ladder = (len(self.betas), self.n_chains)
-        h = pt.specify_shape(self.chains, (*ladder, model.n_hidden))
+        rows = ladder[0] * ladder[1]
+        beta = pt.repeat(pt.constant(self.betas.astype(dtype)), ladder[1])[:, None]  # (a small constant to compile)
+        h = pt.specify_shape(self.chains, (*ladder, model.n_hidden)).reshape((rows, model.n_hidden))
         for _ in range(check_positive_int(k, "k")):
-            v_mean = pt.sigmoid(beta * (pt.dot(h, model.W.T) + model.vbias))
-            v = pt.cast(pt.lt(model._uniform((*ladder, model.n_visible)), v_mean), dtype)
-            h_mean = pt.sigmoid(beta * (pt.dot(v, model.W) + model.hbias))
-            h = pt.cast(pt.lt(model._uniform((*ladder, model.n_hidden)), h_mean), dtype)
-        energy = pt.cast(self.energy(v, h), "float64")  # (T, n_chains)
+            activation = visible.annealed_activation(pt.dot(h, model.W.T), model.vbias, self.base_bias(), beta)
+            v = visible.sample(visible.mean(activation), model._uniform, model._normal)
+            h_mean = pt.sigmoid(beta * (pt.dot(visible.scale(v), model.W) + model.hbias))
+            h = pt.cast(pt.lt(model._uniform((rows, model.n_hidden)), h_mean), dtype)
+        annealed = pt.cast(self.annealed_part(v, h), "float64").reshape(ladder)  # (T, n_chains)
+        v, h = v.reshape((*ladder, model.n_visible_units)), h.reshape((*ladder, model.n_hidden))
         beta64 = pt.constant(self.betas)[:, None]
-        log_ratio = (beta64[:-1] - beta64[1:]) * (energy[:-1] - energy[1:])
+        log_ratio = (beta64[:-1] - beta64[1:]) * (annealed[1:] - annealed[:-1])
         pair = pt.arange(len(self.betas) - 1)
         this_round = pt.eq(pair % 2, self.step % 2)[:, None]  # disjoint pairs: even, then odd
         uniform = pt.cast(model._uniform((ladder[0] - 1, ladder[1])), "float64")
@@ -156,7 +167,7 @@ class ParallelTempering(NegativePhase):
         return v[-1], updates
 
     def build(self, model, k):
-        """(pseudo-likelihood, gradients at the beta = 1 replicas' visible states, updates): the trainer's step.
+        """(monitoring cost, gradients at the beta = 1 replicas' visible states, updates): the trainer's step.
 
         Parameters
         ----------
@@ -174,7 +185,7 @@ class ParallelTempering(NegativePhase):
         with model.drawing_from() as rng_updates:
             chain_end, updates = self.negative_phase(k)
         gradients = model.free_energy_gradients(chain_end)
-        cost = model.get_pseudo_likelihood_cost(updates)
+        cost = model.monitoring_cost(updates, self.chains, None)  # pseudo-likelihood, or reconstruction
         updates.update(rng_updates)
         return cost, gradients, updates
 

@@ -102,8 +102,8 @@ class Trainer(TrainingEngine):
         Each minibatch moves the offsets this fraction of the way to its means
         (Melchior et al.'s sliding average; 0.01 in their experiments).
     tempering : int >= 2 or array of inverse temperatures, optional
-        Parallel tempering for the negative phase (persistent only, binary
-        RBMs; see :mod:`rbm.training.tempering`): each of the ``n_chains``
+        Parallel tempering for the negative phase (persistent only, any
+        visible layer; see :mod:`rbm.training.tempering`): each of the ``n_chains``
         chains becomes a ladder of replicas at these inverse temperatures
         (an int n: n evenly spaced from 0 to 1), each update runs k Gibbs
         steps in every replica and one round of neighbour swaps. Each history
@@ -151,8 +151,6 @@ class Trainer(TrainingEngine):
         if centering and not model.visible.centering:
             raise ValueError(f"centering is implemented for binary visible units, not {model.visible!r}")
         self.centering = centering
-        if tempering is not None and not model.visible.tempering:
-            raise ValueError(f"parallel tempering is implemented for binary visible units, not {model.visible!r}")
         if tempering is not None and not persistent:
             raise ValueError("parallel tempering keeps persistent chains: it needs persistent=True")
         if negative_phase is not None:

@@ -145,7 +145,85 @@ def test_bad_tempering_settings(kwargs, error, match):
         Trainer(RBM(n_visible=3, n_hidden=2), **kwargs)
 
 
-def test_gaussian_rbm_is_refused():
+# ------------------------------------------------------------------ other visible layers
+LAYER_BETAS = np.array([0.0, 0.5, 1.0])
+LAYER_CHAINS, LAYER_ROUNDS = 20000, 40
+
+
+def run_ladders(model, mode="NUMBA"):
+    """(visible, hidden) states of every replica of LAYER_CHAINS independent ladders after LAYER_ROUNDS rounds."""
+    ladder = ParallelTempering(model, LAYER_BETAS, LAYER_CHAINS)
+    ladder.chains.set_value((np.random.default_rng(0).random(ladder.chains.get_value().shape) < 0.5).astype(float))
+    with model.drawing_from() as rng_updates:
+        top_visible, updates = ladder.negative_phase(k=1)
+    updates.update(rng_updates)
+    ladder_visible = top_visible.owner.inputs[0]
+    step = backend.compile_function([], ladder_visible, updates=updates, mode=mode)
+    for _ in range(LAYER_ROUNDS):
+        visible = step()
+    return np.asarray(visible), np.asarray(ladder.chains.get_value())
+
+
+def hidden_marginals(log_weights):
+    """p(h) over the hidden states in reference.all_binary_states order, from unnormalised log weights."""
+    weights = np.exp(log_weights - log_weights.max())
+    return weights / weights.sum()
+
+
+def test_categorical_ladders_sample_each_tempered_model():
+    """Replica t samples f_t(v, h) = exp(beta_t (v.b + c.h + v W h)) (uniform base), enumerated here over the 9
+    complete rows of 2 variables with 3 categories and the 8 hidden states: the (v, h) pairs against it."""
+    from rbm.layers import Categorical
+    rng = np.random.default_rng(2)
+    W, hbias, vbias = 1.5 * rng.normal(size=(6, 3)), rng.normal(size=3), rng.normal(size=6)
+    model = RBM(n_visible=2, n_hidden=3, W=W, hbias=hbias, vbias=vbias, visible=Categorical(3), seed=5,
+                dtype="float64")
+    visible, hidden = run_ladders(model)
+    rows = np.array([np.concatenate([np.eye(3)[a], np.eye(3)[b]]) for a in range(3) for b in range(3)])
+    hs = reference.all_binary_states(3)
+    assert np.all(visible.reshape(len(LAYER_BETAS), LAYER_CHAINS, 2, 3).sum(axis=3) == 1)  # one-hot groups
+    row_index = (visible.reshape(len(LAYER_BETAS), LAYER_CHAINS, 2, 3).argmax(axis=3) @ np.array([3, 1]))
+    threshold = reference.tv_threshold(LAYER_CHAINS, len(rows) * len(hs))
+    for t, beta in enumerate(LAYER_BETAS):
+        log_f = beta * ((rows @ vbias)[:, None] + (hs @ hbias)[None, :] + rows @ W @ hs.T)
+        exact = hidden_marginals(log_f.ravel())
+        pair = row_index[t] * len(hs) + reference.state_index(hidden[t])
+        assert reference.total_variation(pair, exact) < threshold, beta
+
+
+def test_gaussian_ladders_sample_each_tempered_model():
+    """Gaussian visible units keep their own N(b, sigma^2) at beta = 0: v | h ~ N(b + beta sigma W h, sigma^2)
+    and, integrating v out, p_t(h) proportional to exp(beta (c.h + (b / sigma).W h) + beta^2 |W h|^2 / 2).
+    Each replica's hidden states against p_t(h), and its visible means (within 5 standard errors)."""
     from rbm import GaussianBernoulliRBM
-    with pytest.raises(ValueError, match="binary visible units"):
-        Trainer(GaussianBernoulliRBM(n_visible=3, n_hidden=2), tempering=3)
+    rng = np.random.default_rng(3)
+    sigma = np.array([0.5, 1.0, 2.0])
+    W, hbias, vbias = rng.normal(size=(3, 3)), rng.normal(size=3), rng.normal(size=3)
+    model = GaussianBernoulliRBM(n_visible=3, n_hidden=3, W=W, hbias=hbias, vbias=vbias, sigma=sigma, seed=6,
+                                 dtype="float64")
+    visible, hidden = run_ladders(model)
+    hs = reference.all_binary_states(3)
+    top_down = hs @ W.T  # (W h) for each hidden state
+    threshold = reference.tv_threshold(LAYER_CHAINS, len(hs))
+    for t, beta in enumerate(LAYER_BETAS):
+        p_h = hidden_marginals(beta * (hs @ hbias + top_down @ (vbias / sigma)) + beta ** 2 * (top_down ** 2).sum(1) / 2)
+        assert reference.total_variation(reference.state_index(hidden[t]), p_h) < threshold, beta
+        mean = vbias + beta * sigma * (p_h @ top_down)
+        spread = np.sqrt(sigma ** 2 + (beta * sigma) ** 2 * (p_h @ top_down ** 2 - (p_h @ top_down) ** 2))
+        assert np.all(np.abs(visible[t].mean(axis=0) - mean) < 5 * spread / np.sqrt(LAYER_CHAINS)), beta
+
+
+@pytest.mark.parametrize("layer", ["gaussian", "categorical"])
+def test_tempered_training_runs_for_other_visible_layers(layer):
+    from rbm import GaussianBernoulliRBM
+    from rbm.layers import Categorical
+    rng = np.random.default_rng(0)
+    if layer == "gaussian":
+        model, data = GaussianBernoulliRBM(n_visible=6, n_hidden=4, seed=0), rng.normal(size=(60, 6))
+    else:
+        model = RBM(n_visible=3, n_hidden=4, visible=Categorical(3), seed=0)
+        data = np.eye(3)[rng.integers(0, 3, size=(60, 3))].reshape(60, 9)
+    trainer = Trainer(model, learning_rate=0.01, batch_size=10, n_chains=8, tempering=[0.5, 1.0], mode="NUMBA", seed=0)
+    history = trainer.fit(data, epochs=2, verbose=False)
+    assert all(0.0 <= record["swap_rates"][0] <= 1.0 for record in history)
+    assert np.all(np.isfinite(model.W.get_value())) and not np.allclose(model.W.get_value(), 0.0)
