@@ -37,7 +37,6 @@ from . import backend, evaluation
 from ._version import __version__
 from .datasets import binarize, load_mnist
 from .images import plot_curves, save_image, tile_raster_images
-from .layers import Bernoulli
 from .models import RBM, GaussianBernoulliRBM
 from .sampling import sample_chains
 from .training import Trainer, TrainingDiverged, schedules
@@ -740,7 +739,7 @@ def run_evaluate(args):
     else:
         rows = base_rows = _read_array_file(args.data)
         source = args.data
-    binary_units = isinstance(model.visible, Bernoulli)  # what --binarize and the 0/1 check are about
+    binary_units = model.visible.binarizable  # what --binarize and the 0/1 check are about
     if not binary_units and args.binarize != "none":
         raise UsageError(f"--binarize applies to binary visible units, not to {model.visible!r} units")
     rows = _binarized(_check_rows(model, rows, source), args.binarize, args.seed + 1)

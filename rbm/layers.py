@@ -82,6 +82,9 @@ class Layer:
         for these units (offsets of binary units).
     pseudo_likelihood : bool
         Whether the pseudo-likelihood (one flipped bit) is defined.
+    binarizable : bool
+        Whether each unit is a 0/1 variable of its own, so that grey-level
+        data may be binarised for it (thresholded or drawn).
     unit_interval : bool
         Whether the units' means lie in [0, 1] (drawable as grey levels).
     reconstruction_cost_name : str
@@ -90,6 +93,7 @@ class Layer:
 
     centering = False
     pseudo_likelihood = False
+    binarizable = False
     unit_interval = True
     reconstruction_cost_name = "reconstruction log-probability"
     #: units per variable
@@ -526,6 +530,7 @@ class Bernoulli(Layer):
 
     centering = True
     pseudo_likelihood = True
+    binarizable = True
     reconstruction_cost_name = "reconstruction cross-entropy"
 
     def mean(self, activation, unit_axis=-1):
