@@ -304,15 +304,16 @@ def test_every_command_has_help(capsys, command):
     assert printed.startswith(f"usage: {' '.join(['rbm', *command])} ")
 
 
-def test_the_likelihood_method_is_the_examples_likelihood_preset():
+@pytest.mark.parametrize("name", ["likelihood", "likelihood-threshold"])
+def test_the_likelihood_methods_are_the_examples_likelihood_presets(name):
     spec = importlib.util.spec_from_file_location("mnist_rbm_example", EXAMPLE)
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
-    preset = example.PRESETS["likelihood"]
-    method = cli.METHODS["likelihood"]
+    preset = example.PRESETS[name]
+    method = cli.METHODS[name]
     assert method["persistent"] == (not preset["cd"]) and method["n_chains"] == preset["persistent_chains"]
-    for name in ("binarize", "init", "k", "batch_size", "centering", "lr", "lr_schedule", "momentum", "epochs"):
-        assert method[name] == preset[name], name
+    for setting in ("binarize", "init", "k", "batch_size", "centering", "lr", "lr_schedule", "momentum", "epochs"):
+        assert method[setting] == preset[setting], setting
 
 
 def test_options_given_override_the_method():
