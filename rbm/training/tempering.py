@@ -94,7 +94,13 @@ class ParallelTempering(NegativePhase):
                 "swaps_accepted": self.accepted, "swaps_proposed": self.proposed}
 
     def base_bias(self):
-        """b_A, the visible biases of the base model at beta = 0: zero (uniform units; Gaussian units keep b)."""
+        """b_A, the visible biases of the base model at beta = 0: zero (uniform units; Gaussian units keep b).
+
+        Returns
+        -------
+        symbolic vector (n_visible_units,)
+            Zeros in the model's dtype.
+        """
         return pt.zeros((self.model.n_visible_units,), dtype=self.model.dtype)
 
     def annealed_part(self, v, h):
