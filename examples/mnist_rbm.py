@@ -41,7 +41,7 @@ def temperatures(text):
     try:
         return [float(value) for value in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a count or comma-separated inverse temperatures, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be a count or comma-separated inverse temperatures, got {text!r}") from None
 
 
 def positive_float(text):

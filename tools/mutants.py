@@ -99,7 +99,8 @@ PRETRAINING_STEP = DBN_TESTS + "::test_a_pretraining_step_is_numpys_cd_step_on_i
 DBN_TRAINER_FIT = "tests/training/test_dbn.py::test_fit_pretrains_every_layer_then_finetunes_and_keeps_the_best_model"
 DBN_TRAINER_BEST = "tests/training/test_dbn.py::test_finetuning_ends_with_the_best_validated_model_not_the_last"
 DBN_TRAINER_EARLY_STOPPING_RESUME = "tests/training/test_dbn.py::test_a_resume_in_finetuning_keeps_early_stopping"
-DBN_TRAINER_TUTORIAL_STOPPING = "tests/training/test_dbn.py::test_early_stopping_validates_the_epochs_the_tutorials_loop_validates"
+DBN_TRAINER_TUTORIAL_STOPPING = ("tests/training/test_dbn.py::"
+                                 "test_early_stopping_validates_the_epochs_the_tutorials_loop_validates")
 DBN_TRAINER_PATIENCE_RESUME = "tests/training/test_dbn.py::test_a_resume_after_the_epoch_that_spent_the_patience_trains_no_more"
 DBN_TRAINER_SUBCLASS = "tests/training/test_dbn.py::test_a_user_subclass_of_dbn_compiles_its_own_steps"
 DBN_TRAINER_OTHER_SETTINGS = "tests/training/test_dbn.py::test_a_checkpoint_of_other_settings_is_refused"
@@ -109,7 +110,8 @@ TEMPERING_GAUSSIAN = "tests/training/test_tempering.py::test_gaussian_ladders_sa
 NUMPY_FREE_ENERGY = "tests/test_layers.py::test_numpy_free_energy_is_minus_log_of_the_sum_over_hidden_states"
 NUMPY_DRAWS = "tests/test_layers.py::test_numpy_draws_follow_each_layers_conditional"
 DBN_TRAINER_FINISHED = "tests/training/test_dbn.py::test_resuming_a_finished_run_changes_nothing"
-DBN_TRAINER_RESUME = "tests/training/test_dbn.py::test_a_run_resumed_from_its_checkpoint_ends_with_the_uninterrupted_runs_parameters"
+DBN_TRAINER_RESUME = ("tests/training/test_dbn.py::"
+                      "test_a_run_resumed_from_its_checkpoint_ends_with_the_uninterrupted_runs_parameters")
 
 TRAINER_TESTS = "tests/training/test_trainer.py"
 SGD_STEPS = TRAINER_TESTS + "::test_sgd_steps_match_numpy"

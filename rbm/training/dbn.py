@@ -559,7 +559,7 @@ class DBNTrainer:
         for layer in range(first, self.dbn.n_layers):
             path, epochs = resuming(layer, pretraining_epochs)
             self._run_stage(self._stage(layer), progress, pretraining_epochs,
-                            lambda stage, epochs: stage._fit(X, epochs, resume=path, **run), epochs)
+                            lambda stage, epochs, path=path: stage._fit(X, epochs, resume=path, **run), epochs)
         pretrained = time.perf_counter()
         if first <= self.dbn.n_layers:
             path, epochs = resuming(self.dbn.n_layers, training_epochs)
@@ -628,7 +628,7 @@ class DBNTrainer:
         return stage
 
     def _network_arrays(self):
-        """name -> shared variable of every array of the network: each layer's W and b, the output layer's, the RBMs' visible biases."""
+        """name -> shared variable of every array of the network: W and b of each layer and the output, the RBMs' vbias."""
         return {**self.dbn._named_params(), **{f"vbias_{i}": layer.vbias for i, layer in enumerate(self.dbn.rbm_layers)}}
 
     # ------------------------------------------------------------ checkpoints
@@ -670,7 +670,7 @@ class DBNTrainer:
         try:
             history, stopping = list(extra["earlier_history"]), dict(extra["early_stopping"])
             generators = {}
-            for i, layer in enumerate(self.dbn.rbm_layers):
+            for i in range(self.dbn.n_layers):
                 if i != stage.stage:
                     state = extra["generators"][str(i)]
                     generators[i] = np.random.Generator(getattr(np.random, state["bit_generator"])())
