@@ -10,7 +10,9 @@ CPU_MODES = ["cpu", "NUMBA", "CVM", "FAST_COMPILE", "JAX"]
 SHARED_MNIST = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist")
 
 
-@pytest.fixture(params=CPU_MODES)
+# CVM compiles C code, the dearest first compile of all (about 30 s per test with an empty cache): its cases run
+# with the end-to-end group (make test-slow, which .ci/run runs too), so that make test fits in ten minutes.
+@pytest.fixture(params=[pytest.param(mode, marks=pytest.mark.slow) if mode == "CVM" else mode for mode in CPU_MODES])
 def mode(request):
     return request.param
 

@@ -223,7 +223,8 @@ def test_tempered_training_runs_for_other_visible_layers(layer):
     else:
         model = RBM(n_visible=3, n_hidden=4, visible=Categorical(3), seed=0)
         data = np.eye(3)[rng.integers(0, 3, size=(60, 3))].reshape(60, 9)
-    trainer = Trainer(model, learning_rate=0.01, batch_size=10, n_chains=8, tempering=[0.5, 1.0], mode="NUMBA", seed=0)
+    trainer = Trainer(model, learning_rate=0.01, batch_size=10, n_chains=8, tempering=[0.5, 1.0], mode="FAST_COMPILE",
+                      seed=0)
     history = trainer.fit(data, epochs=2, verbose=False)
     assert all(0.0 <= record["swap_rates"][0] <= 1.0 for record in history)
     assert np.all(np.isfinite(model.W.get_value())) and not np.allclose(model.W.get_value(), 0.0)

@@ -244,6 +244,7 @@ def assert_same_training(first, second, exact):
     compare(np.asarray(trainer_a.velocities[0].get_value()), np.asarray(trainer_b.velocities[0].get_value()))
 
 
+@pytest.mark.slow  # Numba's first compile of a 5-minibatch loop: ~50 s with an empty cache (make test-slow runs it)
 @pytest.mark.parametrize("n_batches, checkpoint_every", [(10, None), (8, None), (8, 3)])
 def test_updates_do_not_depend_on_batches_per_call(n_batches, checkpoint_every, tmp_path):
     """Minibatches 5 per call: whole calls, a shorter rest, calls cut at checkpoints
