@@ -174,6 +174,7 @@ def test_resume_ends_bit_identical_to_an_uninterrupted_run(tmp_path, mode):
         assert np.array_equal(model.get_params()[name], value), name
 
 
+@pytest.mark.slow  # three DBM trainers, one with a 3-step loop: ~25 s with an empty cache (make test-slow runs it)
 def test_a_resume_may_run_other_minibatches_per_call(tmp_path):
     """The updates do not depend on batches_per_call (the same draws in the same order), so it is not a setting a
     resume must match, as for rbm.Trainer; a loop of several updates may round differently from single ones

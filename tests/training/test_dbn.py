@@ -138,7 +138,7 @@ def test_early_stopping_validates_the_epochs_the_tutorials_loop_validates(patien
     trainer validates after every epoch exactly the epochs the tutorial's loop validates, with the same errors."""
     valid = (VALID[0], (VALID[1] + 1) % 3)
     trainer = DBNTrainer(small_dbn(dtype="float64"), finetune_lr=0.1, batch_size=10, patience_epochs=patience_epochs,
-                         mode="NUMBA")
+                         mode="FAST_COMPILE")
     history = trainer.fit(TRAIN, valid, TEST, pretraining_epochs=0, training_epochs=20, verbose=False)
     expected = tutorials_validated_epochs(valid, 0.1, 10, patience_epochs, 20)
     assert 2 < len(expected) < 20  # patience, not the epoch limit, ended both
