@@ -120,7 +120,7 @@ def test_a_model_file_loads_with_a_positional_dtype_with_a_warning(tmp_path):
 def positional_calls():
     """(call with old positional settings, the setting it must bind, error naming that setting)."""
     model = rbm.RBM(n_visible=9, n_hidden=4, seed=0)
-    trainer = rbm.Trainer(model, batch_size=7, mode="NUMBA")
+    trainer = rbm.Trainer(model, batch_size=7, mode="FAST_COMPILE")
     dbn = small_dbn()
     train = prototypes_dataset(20, 1)
     data = rbm.backend.pytensor.shared(np.zeros((20, 16)))
@@ -183,8 +183,12 @@ def test_dbn_set_params_with_one_positional_list_or_dict_still_works(as_list):
 # ------------------------------------------------------------------- trainers
 @pytest.fixture(scope="module")
 def fitted_dbn_trainer():
-    """(trainer, what fit returned, what it printed) after a tiny NUMBA run with an int verbose level."""
-    trainer = rbm.DBNTrainer(small_dbn(), pretrain_lr=0.1, finetune_lr=0.2, batch_size=10, mode="NUMBA")
+    """(trainer, what fit returned, what it printed) after a tiny run with an int verbose level.
+
+    FAST_COMPILE: no compile mode is under test in this module, and a cold Numba compile of a DBN's
+    steps costs some 40 s of make test.
+    """
+    trainer = rbm.DBNTrainer(small_dbn(), pretrain_lr=0.1, finetune_lr=0.2, batch_size=10, mode="FAST_COMPILE")
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         history = trainer.fit(prototypes_dataset(40, 1), prototypes_dataset(20, 2), prototypes_dataset(20, 3),
@@ -233,7 +237,7 @@ def test_the_old_dbn_fit_result_keys_still_answer_with_a_warning(fitted_dbn_trai
 
 @pytest.fixture(scope="module")
 def tiny_trainer():
-    return rbm.Trainer(rbm.RBM(n_visible=9, n_hidden=4, seed=0), batch_size=7, mode="NUMBA", seed=0)
+    return rbm.Trainer(rbm.RBM(n_visible=9, n_hidden=4, seed=0), batch_size=7, mode="FAST_COMPILE", seed=0)
 
 
 @pytest.mark.parametrize("verbose, prints", [(0, False), (False, False), (1, True), (True, True), (3, True),
@@ -250,7 +254,7 @@ def test_a_bad_verbose_is_refused_by_both_trainers(tiny_trainer, verbose, error)
         tiny_trainer.fit(DATA, epochs=1, verbose=verbose)
     train = prototypes_dataset(20, 1)
     with pytest.raises(error, match="verbose must be True, False or an int >= 0"):
-        rbm.DBNTrainer(small_dbn(), mode="NUMBA").fit(train, train, train, verbose=verbose)
+        rbm.DBNTrainer(small_dbn(), mode="FAST_COMPILE").fit(train, train, train, verbose=verbose)
 
 
 # ----------------------------------------------------------------- evaluation
