@@ -133,7 +133,7 @@ def test_every_round_trip_continues_training_bit_for_bit(tmp_path_factory, setup
 def test_a_loaded_model_trains_as_the_saved_one(tmp_path, kind):
     """The issue's case: a learnt-sigma model saved and loaded must keep learning sigma, bit for bit."""
     data = BINARY_DATA if kind == "rbm" else REAL_DATA
-    settings_ = dict(batch_size=BATCH, mode="NUMBA", seed=5, momentum=0.5)
+    settings_ = dict(batch_size=BATCH, mode="FAST_COMPILE", seed=5, momentum=0.5)
     model = build_model(kind, "float32", 0)
     Trainer(model, **settings_).fit(data, epochs=1, verbose=False)
     model.save(tmp_path / "m.npz")
@@ -221,7 +221,7 @@ def test_files_with_unknown_entries_or_settings_are_refused(tmp_path):
 def test_checkpoints_record_the_model_and_refuse_another(tmp_path):
     """A checkpoint of a learnt-sigma model resumes only into a learnt-sigma model of that kind."""
     path = tmp_path / "c.npz"
-    settings_ = dict(batch_size=BATCH, mode="NUMBA", seed=0)
+    settings_ = dict(batch_size=BATCH, mode="FAST_COMPILE", seed=0)
     Trainer(build_model("grbm learnt sigma", "float64", 0), **settings_).fit(
         REAL_DATA, epochs=1, checkpoint=path, verbose=False)
     fixed = build_model("grbm fixed sigma", "float64", 0)
@@ -234,7 +234,7 @@ def test_checkpoints_record_the_model_and_refuse_another(tmp_path):
 def test_version_1_checkpoints_still_resume(tmp_path):
     """A checkpoint as rbm 0.2.0 wrote it (no model kind, no fixed arrays) resumes as it did."""
     path = tmp_path / "c.npz"
-    settings_ = dict(batch_size=BATCH, mode="NUMBA", seed=0, momentum=0.5)
+    settings_ = dict(batch_size=BATCH, mode="FAST_COMPILE", seed=0, momentum=0.5)
     Trainer(build_model("grbm fixed sigma", "float64", 0), **settings_).fit(
         REAL_DATA, epochs=1, checkpoint=path, verbose=False)
     with np.load(path) as archive:

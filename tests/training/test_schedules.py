@@ -25,7 +25,7 @@ def test_schedules_give_their_formulas():
 def test_each_epoch_trains_with_its_scheduled_values_and_one_compiled_step():
     """An epoch whose learning rate is 1e-300 leaves the weights as they were; the others move them."""
     trainer = Trainer(model(), learning_rate=lambda epoch: [0.05, 1e-300, 0.05][epoch], momentum=0.0,
-                      batch_size=10, mode="NUMBA", seed=1)
+                      batch_size=10, mode="FAST_COMPILE", seed=1)
     snapshots = []
     step = None
     for _ in range(3):
@@ -41,7 +41,7 @@ def test_each_epoch_trains_with_its_scheduled_values_and_one_compiled_step():
 def test_a_constant_schedule_trains_exactly_like_the_number():
     results = []
     for learning_rate, momentum in ((0.05, 0.5), (schedules.constant(0.05), schedules.constant(0.5))):
-        trainer = Trainer(model(), learning_rate=learning_rate, momentum=momentum, batch_size=10, mode="NUMBA",
+        trainer = Trainer(model(), learning_rate=learning_rate, momentum=momentum, batch_size=10, mode="FAST_COMPILE",
                           seed=3)
         trainer.fit(BARS, epochs=3, verbose=False)
         results.append(trainer.model.W.get_value())
@@ -49,7 +49,7 @@ def test_a_constant_schedule_trains_exactly_like_the_number():
 
 
 def test_momentum_schedule_starting_at_zero_has_velocities():
-    trainer = Trainer(model(), momentum=schedules.linear(0.0, 0.9, 5), batch_size=10, mode="NUMBA", seed=0)
+    trainer = Trainer(model(), momentum=schedules.linear(0.0, 0.9, 5), batch_size=10, mode="FAST_COMPILE", seed=0)
     assert len(trainer.velocities) == 3
     trainer.fit(BARS, epochs=2, verbose=False)
     assert [record["momentum"] for record in trainer.history] == pytest.approx([0.0, 0.18])
@@ -59,7 +59,7 @@ def test_momentum_schedule_starting_at_zero_has_velocities():
 def test_a_schedule_leaving_its_range_is_refused_before_any_training():
     network = model()
     before = network.get_params()
-    trainer = Trainer(network, learning_rate=schedules.linear(0.1, -0.1, 4), batch_size=10, mode="NUMBA")
+    trainer = Trainer(network, learning_rate=schedules.linear(0.1, -0.1, 4), batch_size=10, mode="FAST_COMPILE")
     with pytest.raises(ValueError, match="learning_rate schedule at epoch 2: learning_rate must be > 0"):
         trainer.fit(BARS, epochs=3, verbose=False)
     for name, value in network.get_params().items():
@@ -71,7 +71,7 @@ def test_a_schedule_leaving_its_range_is_refused_before_any_training():
 
 
 def test_persistent_chains_need_not_match_the_minibatch():
-    trainer = Trainer(model(), learning_rate=0.05, batch_size=5, n_chains=40, mode="NUMBA", seed=2)
+    trainer = Trainer(model(), learning_rate=0.05, batch_size=5, n_chains=40, mode="FAST_COMPILE", seed=2)
     before = reference.mean_log_likelihood(reference.bars_and_stripes(3),
                                            *[p.get_value() for p in trainer.model.params])
     trainer.fit(BARS, epochs=30, verbose=False)
@@ -85,7 +85,7 @@ def test_persistent_chains_need_not_match_the_minibatch():
 def test_a_scheduled_run_with_many_chains_resumes_bit_for_bit(tmp_path):
     def make():
         return Trainer(model(), learning_rate=schedules.exponential(0.1, 0.8), momentum=schedules.linear(0.5, 0.9, 3),
-                       batch_size=5, n_chains=12, mode="NUMBA", seed=4)
+                       batch_size=5, n_chains=12, mode="FAST_COMPILE", seed=4)
 
     path = tmp_path / "c.npz"
     make().fit(BARS, epochs=2, checkpoint=path, verbose=False)
@@ -96,6 +96,6 @@ def test_a_scheduled_run_with_many_chains_resumes_bit_for_bit(tmp_path):
     np.testing.assert_array_equal(resumed.model.W.get_value(), straight.model.W.get_value())
     np.testing.assert_array_equal(resumed.persistent_chain.get_value(), straight.persistent_chain.get_value())
     other = Trainer(model(), learning_rate=schedules.exponential(0.1, 0.7), momentum=schedules.linear(0.5, 0.9, 3),
-                    batch_size=5, n_chains=12, mode="NUMBA", seed=4)
+                    batch_size=5, n_chains=12, mode="FAST_COMPILE", seed=4)
     with pytest.raises(ValueError, match="exponential"):
         other.fit(BARS, epochs=4, resume=path, verbose=False)
