@@ -90,6 +90,9 @@ def parse_args(argv=None):
                              "from 0 to 1), or the inverse temperatures, comma-separated and ending at 1 "
                              "(e.g. 0.6,0.7,0.8,0.9,1)")
     parser.add_argument("--weight-decay", type=float, default=0.0)
+    parser.add_argument("--average-last-epochs", type=int, default=0, metavar="N",
+                        help="end with the mean of the parameters at the ends of the last N epochs "
+                             "(stochastic weight averaging; 0: the last parameters)")
     parser.add_argument("--init", choices=("tutorial", "hinton"), default="tutorial",
                         help="tutorial: W uniform, zero biases; hinton: W ~ N(0, 0.01^2), "
                              "visible biases from pixel means (Hinton's practical guide)")
@@ -149,7 +152,8 @@ def main(argv=None):
     print(f"MNIST: {len(train_X)} training rows, {'centered ' if args.centering else ''}{method}-{args.k}, "
           f"lr {args.lr} ({args.lr_schedule}), batch {args.batch_size}, "
           f"{args.persistent_chains or args.batch_size} chains, momentum {args.momentum}, "
-          f"weight decay {args.weight_decay}, {args.n_hidden} hidden, {args.init} init, mode {args.mode}, "
+          f"weight decay {args.weight_decay}, averaged over {args.average_last_epochs or 'no'} last epochs, "
+          f"{args.n_hidden} hidden, {args.init} init, mode {args.mode}, "
           f"{args.dtype}{', binarised ' + args.binarize if args.binarize else ''}")
     run_start = time.perf_counter()
 
@@ -166,7 +170,7 @@ def main(argv=None):
                               batch_size=args.batch_size, momentum=args.momentum,
                               weight_decay=args.weight_decay, mode=args.mode, seed=args.seed,
                               n_chains=None if args.cd else args.persistent_chains, centering=args.centering,
-                              tempering=args.tempering)
+                              tempering=args.tempering, average_last_epochs=args.average_last_epochs or None)
     except (ValueError, TypeError, ImportError, RuntimeError) as error:
         sys.exit(f"error: {error}")
 

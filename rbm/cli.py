@@ -55,20 +55,23 @@ KINDS = {"binary": RBM, "gaussian": GaussianBernoulliRBM}
 METHODS = {
     # the Theano tutorial's recipe (examples/mnist_rbm.py's defaults)
     "pcd15": dict(k=15, persistent=True, n_chains=None, centering=False, lr=0.1, lr_schedule="constant",
-                  batch_size=20, momentum=0.0, weight_decay=0.0, init="tutorial", binarize="none", epochs=15),
+                  batch_size=20, momentum=0.0, weight_decay=0.0, init="tutorial", binarize="none", epochs=15,
+                  average_last_epochs=0),
     # CD-1 and PCD-1 as the methods table of docs/results.rst compared them (30 epochs, thresholded MNIST)
     "cd1": dict(k=1, persistent=False, n_chains=None, centering=False, lr=0.01, lr_schedule="constant",
-                batch_size=100, momentum=0.0, weight_decay=0.0, init="hinton", binarize="none", epochs=30),
+                batch_size=100, momentum=0.0, weight_decay=0.0, init="hinton", binarize="none", epochs=30,
+                average_last_epochs=0),
     "pcd1": dict(k=1, persistent=True, n_chains=100, centering=False, lr=0.01, lr_schedule="constant",
-                 batch_size=100, momentum=0.0, weight_decay=0.0, init="hinton", binarize="none", epochs=30),
+                 batch_size=100, momentum=0.0, weight_decay=0.0, init="hinton", binarize="none", epochs=30,
+                 average_last_epochs=0),
     # centered PCD-1 (Melchior et al. 2016): examples/mnist_rbm.py --preset likelihood, the best measured
     # test log-likelihood on stochastically binarised MNIST, and --preset likelihood-threshold
     "likelihood": dict(k=1, persistent=True, n_chains=100, centering=True, lr=0.04, lr_schedule="linear",
                        batch_size=100, momentum=0.0, weight_decay=0.0, init="hinton", binarize="stochastic",
-                       epochs=270),
+                       epochs=270, average_last_epochs=0),
     "likelihood-threshold": dict(k=1, persistent=True, n_chains=100, centering=True, lr=0.02,
                                  lr_schedule="linear", batch_size=100, momentum=0.0, weight_decay=0.0,
-                                 init="hinton", binarize="threshold", epochs=320),
+                                 init="hinton", binarize="threshold", epochs=320, average_last_epochs=0),
 }
 _METHOD_HELP = {
     "pcd15": "the Theano tutorial's PCD-15: lr 0.1, minibatches of 20, as many chains, uniform W, 15 epochs",
@@ -240,6 +243,9 @@ def _add_train(commands):
                         help="centered RBM (binary; the saved model is the equivalent plain RBM)")
     method.add_argument("--momentum", type=_non_negative_float, metavar="M", help="momentum in [0, 1)")
     method.add_argument("--weight-decay", type=_non_negative_float, metavar="L2", help="L2 penalty on W")
+    method.add_argument("--average-last-epochs", type=_non_negative_int, metavar="N",
+                        help="end with the mean of the parameters at the ends of the last N epochs "
+                             "(stochastic weight averaging; 0: the last parameters)")
     method.add_argument("--init", choices=("tutorial", "hinton"),
                         help="binary RBMs: tutorial (W uniform, zero biases) or hinton (W ~ N(0, 0.01^2), "
                              "visible biases from the data's means)")
@@ -584,6 +590,8 @@ def _describe_method(settings, kind):
         text += f", momentum {settings['momentum']:g}"
     if settings["weight_decay"]:
         text += f", weight decay {settings['weight_decay']:g}"
+    if settings["average_last_epochs"]:
+        text += f", parameters averaged over the last {settings['average_last_epochs']} epochs"
     if kind == "binary":
         text += f", {settings['init']} init"
     if settings["binarize"] != "none":
@@ -649,7 +657,8 @@ def run_train(args):
     trainer = Trainer(model, learning_rate=learning_rate, k=settings["k"], persistent=settings["persistent"],
                       batch_size=settings["batch_size"], n_chains=settings["n_chains"],
                       momentum=settings["momentum"], weight_decay=settings["weight_decay"],
-                      centering=settings["centering"], mode=args.mode, seed=args.seed)
+                      centering=settings["centering"], mode=args.mode, seed=args.seed,
+                      average_last_epochs=settings["average_last_epochs"] or None)
     _say(f"{kind} RBM, {model.n_visible} visible x {model.n_hidden} hidden units, {args.dtype}, on "
          f"{len(train)} rows of {source}: {_describe_method(settings, args.kind)}, {settings['epochs']} epochs, "
          f"mode {args.mode}")

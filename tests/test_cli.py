@@ -312,8 +312,9 @@ def test_the_likelihood_methods_are_the_examples_likelihood_presets(name):
     preset = example.PRESETS[name]
     method = cli.METHODS[name]
     assert method["persistent"] == (not preset["cd"]) and method["n_chains"] == preset["persistent_chains"]
-    for setting in ("binarize", "init", "k", "batch_size", "centering", "lr", "lr_schedule", "momentum", "epochs"):
-        assert method[setting] == preset[setting], setting
+    for setting in ("binarize", "init", "k", "batch_size", "centering", "lr", "lr_schedule", "momentum", "epochs",
+                    "weight_decay", "average_last_epochs"):
+        assert method[setting] == preset.get(setting, 0), setting
 
 
 def test_options_given_override_the_method():
@@ -321,6 +322,28 @@ def test_options_given_override_the_method():
     settings = cli._method_settings(args)
     assert settings["lr"] == 0.5 and settings["k"] == 1 and not settings["persistent"]
     assert settings["n_chains"] is None  # pcd1's 100 chains belong to its persistent chains
+
+
+@pytest.mark.parametrize("flags, averaged", [(["--method", "pcd1"], None), (["--method", "likelihood"], "preset"),
+                                             (["--method", "likelihood", "--average-last-epochs", "0"], None),
+                                             (["--method", "pcd1", "--average-last-epochs", "3"], 3)])
+def test_average_last_epochs_reaches_the_trainer(monkeypatch, tmp_path, flags, averaged):
+    class Built(BaseException):
+        """Raised by the stand-in trainer: the test needs its settings, not a run."""
+
+    seen = {}
+
+    def recording_trainer(model, **settings):
+        seen.update(settings)
+        raise Built
+
+    monkeypatch.setattr(cli, "Trainer", recording_trainer)
+    data = tmp_path / "bars.npy"
+    np.save(data, bars(N_ROWS, seed=0))
+    with pytest.raises(Built):
+        cli.main(["train", str(data), *flags, "--batch-size", "10", "--out", str(tmp_path / "out")])
+    want = (cli.METHODS["likelihood"]["average_last_epochs"] or None) if averaged == "preset" else averaged
+    assert seen["average_last_epochs"] == want
 
 
 def test_python_dash_m_rbm_help():

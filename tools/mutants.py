@@ -185,6 +185,13 @@ EVALUATION_PY, PERSISTENCE_PY = "rbm/evaluation.py", "rbm/persistence.py"
 #: rbm/layers.py holds the unit types (Bernoulli, Gaussian, Categorical); LAYERS_PY is the DBN's rbm/models/layers.py
 UNITS_PY, ENGINE_PY, OPTIMIZERS_PY = "rbm/layers.py", "rbm/training/engine.py", "rbm/training/optimizers.py"
 REUSE_PY = "rbm/backend/reuse.py"
+AVERAGING_PY = "rbm/training/averaging.py"
+AVERAGING_TESTS = "tests/training/test_averaging.py"
+AVERAGE_MEAN = AVERAGING_TESTS + "::test_a_fit_ends_with_the_mean_of_its_last_epochs_parameters"
+AVERAGE_RESUME = AVERAGING_TESTS + "::test_a_resumed_run_averages_exactly_as_the_uninterrupted_one"
+AVERAGE_REFUSED = AVERAGING_TESTS + "::test_a_resume_with_another_window_or_run_length_is_refused_and_changes_nothing"
+AVERAGE_DAMAGED = AVERAGING_TESTS + "::test_a_damaged_average_in_a_checkpoint_is_refused"
+AVERAGE_FLOAT64 = AVERAGING_TESTS + "::test_the_average_sums_in_float64"
 ENGINE_TESTS = "tests/training/test_engine.py"
 SECOND_TRAINER = ENGINE_TESTS + "::test_a_second_trainer_of_the_same_structure_compiles_nothing_and_trains_as_if_it_had"
 OTHER_STRUCTURE = ENGINE_TESTS + "::test_another_structure_compiles_its_own_step"
@@ -855,6 +862,33 @@ MUTANTS = [
            "            pass",
            "engine: under JAX the one-step function draws from its own stale copy of the generator",
            [BATCHES_PER_CALL_JAX]),
+    mutant("averaging-window-one-epoch-early", AVERAGING_PY,
+           "self.first_epoch = max(end_epoch - self.n_epochs, 0)",
+           "self.first_epoch = max(end_epoch - self.n_epochs - 1, 0)",
+           "parameter averaging: the window takes one epoch too many", [AVERAGE_MEAN]),
+    mutant("averaging-sums-in-the-params-dtype", AVERAGING_PY,
+           "values = [np.asarray(value, dtype=np.float64) for value in params]",
+           "values = [np.asarray(value) for value in params]",
+           "parameter averaging: sums in the parameters' own (float32) type", [AVERAGE_FLOAT64]),
+    mutant("averaging-not-restored", AVERAGING_PY,
+           "        self.count = int(arrays[\"average_count\"])\n",
+           "        return\n",
+           "parameter averaging: a resumed run forgets the sums of the epochs before the interruption",
+           [AVERAGE_RESUME]),
+    mutant("averaging-restarted-after-a-resume", ENGINE_PY,
+           "            self._offsets_set = True\n",
+           "            self._offsets_set = True\n            self._average and self._average.start(epochs)\n",
+           "parameter averaging: a resume clears the restored sums", [AVERAGE_RESUME]),
+    mutant("averaging-window-unchecked", AVERAGING_PY,
+           "        if first != self.first_epoch:", "        if False:",
+           "parameter averaging: a resume with another run length is taken", [AVERAGE_REFUSED]),
+    mutant("averaging-count-unchecked", AVERAGING_PY,
+           "        if count != max(position_epoch - first, 0):", "        if False:",
+           "parameter averaging: a checkpoint's impossible count is taken", [AVERAGE_DAMAGED]),
+    mutant("averaging-setting-not-saved", ENGINE_PY,
+           "return {**self._checkpoint_settings(), \"average_last_epochs\": self.average_last_epochs}",
+           "return self._checkpoint_settings()",
+           "parameter averaging: checkpoints do not record the window, so another one resumes", [AVERAGE_REFUSED]),
 ]
 
 

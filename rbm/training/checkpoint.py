@@ -76,12 +76,13 @@ def save_checkpoint(trainer, path, position, fingerprint):
     extra = trainer._checkpoint_extra()
     atomic_savez(path, dict(
         kind=np.str_(trainer._checkpoint_kind), format_version=np.int64(trainer._checkpoint_version),
-        settings=np.str_(json.dumps(trainer._checkpoint_settings(), sort_keys=True)),
+        settings=np.str_(json.dumps(trainer._saved_settings(), sort_keys=True)),
         history=np.str_(json.dumps(trainer.history)),
         data_sha256=np.str_(fingerprint),
         **{name: np.int64(value) for name, value in trainer._checkpoint_scalars().items()},
         **({"extra": np.str_(json.dumps(extra))} if extra else {}),
         epoch=np.int64(position["epoch"]), batch=np.int64(position["batch"]),
+        **trainer._checkpoint_arrays(),
         epoch_costs=np.asarray(position["epoch_costs"], dtype=np.float64),
         epoch_seconds=np.float64(position["epoch_seconds"]),
         rng_jax_key=rng_jax_key, rng_state=np.str_(rng_state),
@@ -130,7 +131,8 @@ def load_checkpoint(trainer, path, fingerprint):
         fingerprint_saved = str(arrays["data_sha256"])
     except (KeyError, ValueError, TypeError) as error:
         raise ValueError(f"{path!r} is not a complete {trainer._checkpoint_kind} checkpoint: {error}") from None
-    expected = trainer._checkpoint_settings()
+    expected = trainer._saved_settings()
+    settings.setdefault("average_last_epochs", None)  # checkpoints from before parameter averaging
     if trainer._checkpoint_kind == _KIND:
         settings.setdefault("n_chains", settings.get("batch_size"))  # checkpoints from before n_chains existed
         for key, value in _TRAINER_DEFAULTS.items():  # and from before centering, tempering, optimizers
@@ -165,6 +167,7 @@ def load_checkpoint(trainer, path, fingerprint):
         raise ValueError(f"{path!r} holds an impossible position")
     trainer._check_checkpoint_scalars(scalars, path)
     trainer._check_checkpoint_extra(extra, path)
+    trainer._check_checkpoint_arrays(arrays, position, path)
     rng = trainer._generator()
     uses_jax = backend.uses_jax(trainer.mode)
     if rng is None:
@@ -184,6 +187,7 @@ def load_checkpoint(trainer, path, fingerprint):
         backend.set_shared_data(variable, value, trainer.mode)
     trainer._restore_checkpoint_scalars(scalars)
     trainer._restore_checkpoint_extra(extra)
+    trainer._restore_checkpoint_arrays(arrays)
     if rng is not None and uses_jax:
         backend.set_jax_rng_key(trainer._train_fn, rng, rng_jax_key)
     elif rng is not None:

@@ -74,6 +74,9 @@ class DBMTrainer(TrainingEngine):
         :class:`~rbm.training.optimizers.Momentum` from ``momentum`` by
         default; :class:`~rbm.training.optimizers.Adam` or
         :class:`~rbm.training.optimizers.SGD` otherwise.
+    average_last_epochs : int >= 1, optional
+        End each ``fit`` with the mean of the parameters at the ends of its
+        last ``average_last_epochs`` epochs, as :class:`rbm.Trainer` does.
 
     Attributes
     ----------
@@ -95,7 +98,7 @@ class DBMTrainer(TrainingEngine):
                  momentum: float | Callable[[int], float] = 0.0, weight_decay: float = 0.0,
                  centering: bool = False, centering_rate: float = 0.01, mode: str = "cpu",
                  seed: int | None = None, batches_per_call: int | None = None,
-                 optimizer: Optimizer | None = None) -> None:
+                 optimizer: Optimizer | None = None, average_last_epochs: int | None = None) -> None:
         from ..models.dbm import DBM
 
         if not isinstance(model, DBM):
@@ -109,6 +112,7 @@ class DBMTrainer(TrainingEngine):
         self.mean_field_steps = check_positive_int(mean_field_steps, "mean_field_steps", minimum=0)
         self.gibbs_steps = check_positive_int(gibbs_steps, "gibbs_steps")
         self.weight_decay = check_float(weight_decay, "weight_decay", low=0.0)
+        self._init_averaging(average_last_epochs)
         self.centering = centering
         self.centering_rate = check_float(centering_rate, "centering_rate", low=0.0, high=1.0, low_inclusive=False)
         backend.resolve_mode(mode)

@@ -38,6 +38,7 @@ from .. import backend
 from ..backend import pt
 from ..validation import check_positive_int, check_verbose
 from . import schedules
+from .averaging import ParameterAverage
 from .checkpoint import data_fingerprint, load_checkpoint, save_checkpoint
 
 __all__ = ["TrainingDiverged", "TrainingEngine"]
@@ -109,6 +110,9 @@ class TrainingEngine:
     _checkpoint_readable = (1, 2)
     #: progress bars: None follows ``verbose``; True or False overrides it
     _progress_bars = None
+    #: how many last epochs' parameters a fit averages into the model (None: the last iterate; see
+    #: :mod:`rbm.training.averaging`); trainers that offer it set it by :meth:`_init_averaging`
+    average_last_epochs = None
 
     # ------------------------------------------------------------ set-up
     def _init_schedules(self, learning_rate, optimizer):
@@ -119,6 +123,12 @@ class TrainingEngine:
                            **{name: schedules.as_schedule(value, name)
                               for name, value in optimizer.hyperparameters.items()}}
         self._schedule_values(0)  # a number out of range fails now
+
+    def _init_averaging(self, average_last_epochs):
+        """Keep ``average_last_epochs`` (None or an int >= 1), checked."""
+        if average_last_epochs is not None:
+            average_last_epochs = check_positive_int(average_last_epochs, "average_last_epochs")
+        self.average_last_epochs = average_last_epochs
 
     def _init_engine_state(self, model, width):
         """The engine's shared state, once every argument is checked: data, costs, guard, scheduled values."""
@@ -132,6 +142,7 @@ class TrainingEngine:
         # The step reads these each call (float64, cast in the graph); fit sets them from the schedules.
         self._now = {name: backend.pytensor.shared(np.float64(value), name=f"{name}_now")
                      for name, value in self._schedule_values(0).items()}
+        self._average = None if self.average_last_epochs is None else ParameterAverage(self.average_last_epochs)
         #: the optimizer's state (momentum's velocities, Adam's moments), saved in checkpoints
         self.optimizer_state = self.optimizer.state(model.params, model.dtype)
         self._train_fn = self._single_step_fn = None
@@ -376,6 +387,27 @@ class TrainingEngine:
         """name -> shared variable of every array the step reads and updates."""
         raise NotImplementedError
 
+    def _saved_settings(self) -> dict[str, Any]:
+        """:meth:`_checkpoint_settings` and the engine's own: parameter averaging."""
+        return {**self._checkpoint_settings(), "average_last_epochs": self.average_last_epochs}
+
+    def _checkpoint_arrays(self) -> dict[str, np.ndarray]:
+        """The engine's state outside the step: the parameter average's sums, when averaging."""
+        if self._average is None:
+            return {}
+        return self._average.arrays([param.get_value(borrow=True).shape for param in self.model.params])
+
+    def _check_checkpoint_arrays(self, arrays, position, path):
+        """Refuse :meth:`_checkpoint_arrays` this run cannot continue from ``position`` (ValueError naming ``path``)."""
+        if self._average is not None:
+            shapes = [param.get_value(borrow=True).shape for param in self.model.params]
+            self._average.check(arrays, shapes, position["epoch"], path)
+
+    def _restore_checkpoint_arrays(self, arrays):
+        """Take the state :meth:`_check_checkpoint_arrays` accepted."""
+        if self._average is not None:
+            self._average.restore(arrays, len(self.model.params))
+
     def _checkpoint_scalars(self) -> dict[str, int]:
         """Integer state outside the step's arrays (e.g. the pseudo-likelihood's bit index)."""
         return {}
@@ -462,6 +494,8 @@ class TrainingEngine:
         fingerprint = self._fingerprint(batches) if (checkpoint or resume) else None
         if self._train_fn is None:
             self._build_train_fn()  # before a resume: under JAX the generator state lives in the function
+        if self._average is not None:  # the run ends after epoch epochs - 1 (resumed) or len(history) + epochs - 1
+            self._average.start(epochs if resume is not None else len(self.history) + epochs)
         if resume is not None:
             self._position = load_checkpoint(self, resume, fingerprint)  # checks everything first
             self._offsets_set = True
@@ -489,6 +523,8 @@ class TrainingEngine:
                     self._validation_record(record, valid, used)
                 self.history.append(record)
                 self._position = epoch_start(len(self.history))
+                if self._average is not None:
+                    self._average.add(record["epoch"], [param.get_value() for param in model.params])
                 if checkpoint is not None and checkpoint_every is None:
                     save_checkpoint(self, checkpoint, self._position, fingerprint)
                 if verbose:
@@ -498,7 +534,15 @@ class TrainingEngine:
                     break
         finally:
             self._hand_back_rng()
+        self._set_average()
         return self.history
+
+    def _set_average(self):
+        """Give the model the mean of its parameters over the epochs averaged (when averaging and any were)."""
+        mean = None if self._average is None else self._average.mean()
+        if mean is not None:
+            for param, value in zip(self.model.params, mean):
+                param.set_value(value.astype(param.dtype))
 
     def _hand_back_rng(self):
         """Under JAX, re-seed ``model.rng`` from the key the training function advanced.

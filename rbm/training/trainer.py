@@ -109,6 +109,14 @@ class Trainer(TrainingEngine):
         steps in every replica and one round of neighbour swaps. Each history
         record then holds ``swap_rates``, per neighbour pair, for the epoch.
         Costs n_temperatures times the chains' work of PCD-k.
+    average_last_epochs : int >= 1, optional
+        End each ``fit`` with the mean of the model's parameters at the ends of
+        its last ``average_last_epochs`` epochs (all of them in a shorter fit)
+        instead of the last iterate: stochastic weight averaging, which
+        smooths the noise of the last updates (see
+        :mod:`rbm.training.averaging`). Callbacks see the iterates; a
+        checkpoint keeps the running sums, so a resumed run averages as the
+        uninterrupted one; a further ``fit`` continues from the average.
 
     Attributes
     ----------
@@ -141,7 +149,8 @@ class Trainer(TrainingEngine):
                  batches_per_call: int | None = None, n_chains: int | None = None, centering: bool = False,
                  centering_rate: float = 0.01, tempering: int | ArrayLike | None = None,
                  optimizer: Optimizer | None = None, sparsity_target: float | None = None,
-                 sparsity_cost: float = 0.1, negative_phase: NegativePhase | None = None) -> None:
+                 sparsity_cost: float = 0.1, negative_phase: NegativePhase | None = None,
+                 average_last_epochs: int | None = None) -> None:
         from ..models import RBM
 
         if not isinstance(model, RBM):
@@ -175,6 +184,7 @@ class Trainer(TrainingEngine):
             raise ValueError("n_chains is the number of persistent chains: it needs persistent=True")
         self.n_chains = self.batch_size if n_chains is None else check_positive_int(n_chains, "n_chains")
         self.weight_decay = check_float(weight_decay, "weight_decay", low=0.0)
+        self._init_averaging(average_last_epochs)
         self.mode = mode
         backend.resolve_mode(mode)  # fail now on an unknown mode or missing JAX
         seed = check_seed(seed)

@@ -325,8 +325,10 @@ def version_2_checkpoint(path):
     # format 2's fingerprint: the three sets' rows as given (not cut to whole minibatches), in the DBN's dtype
     rows = np.concatenate([X.ravel() for X in (TRAIN[0], VALID[0], TEST[0])]).astype(np.float32)
     fingerprint = np.str_(rbm.training.checkpoint.data_fingerprint(rows))
+    settings = json.loads(str(new["settings"]))
+    del settings["average_last_epochs"]  # the engine's setting, newer than formats 1 and 2
     np.savez(path, kind=np.str_("rbm.DBNCheckpoint"), format_version=np.int64(2), data_sha256=fingerprint,
-             settings=new["settings"], state=np.str_(json.dumps(state)), **old)
+             settings=np.str_(json.dumps(settings)), state=np.str_(json.dumps(state)), **old)
     return path
 
 

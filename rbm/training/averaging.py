@@ -1,0 +1,93 @@
+"""Parameter averaging: a run ends with the mean of its parameters over its last epochs.
+
+Stochastic gradient methods end at a noisy iterate; the mean of the iterates
+near the end is closer to where they fluctuate around (Polyak & Juditsky 1992;
+Swersky et al. 2010 measured it for RBMs trained by PCD; the epoch-end form
+is Izmailov et al.'s 2018 stochastic weight averaging). :class:`ParameterAverage`
+keeps the sum, in float64, of the parameters at the end of each epoch of the
+window and hands back their mean; the training engine saves it in
+checkpoints, so a resumed run averages exactly what the uninterrupted one would.
+"""
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["ParameterAverage"]
+
+
+class ParameterAverage:
+    """The mean of parameter arrays at the ends of the last ``n_epochs`` epochs of a run.
+
+    Parameters
+    ----------
+    n_epochs : int >= 1
+        How many of the run's last epochs are averaged (all of them when the
+        run is shorter).
+
+    Attributes
+    ----------
+    first_epoch : int or None
+        The first epoch of the window (set by :meth:`start`).
+    count : int
+        Epochs added so far.
+    sums : list of ndarray (float64) or None
+        Their sums, one per parameter (None before the first :meth:`add`).
+    """
+
+    def __init__(self, n_epochs: int) -> None:
+        self.n_epochs = n_epochs
+        self.first_epoch = None
+        self.count = 0
+        self.sums = None
+
+    def start(self, end_epoch: int) -> None:
+        """Aim at a run whose last epoch is ``end_epoch - 1``, with no epoch added yet (a resume restores them)."""
+        self.first_epoch = max(end_epoch - self.n_epochs, 0)
+        self.count, self.sums = 0, None
+
+    def add(self, epoch: int, params: Sequence[np.ndarray]) -> None:
+        """Add the parameters at the end of ``epoch`` when the epoch is in the window."""
+        if epoch < self.first_epoch:
+            return
+        values = [np.asarray(value, dtype=np.float64) for value in params]
+        self.sums = values if self.sums is None else [total + value for total, value in zip(self.sums, values)]
+        self.count += 1
+
+    def mean(self) -> list[np.ndarray] | None:
+        """sum / count for each parameter (float64), or None when no epoch was added."""
+        return None if self.count == 0 else [total / self.count for total in self.sums]
+
+    # ------------------------------------------------------------ checkpoints
+    def arrays(self, shapes: Sequence[tuple[int, ...]]) -> dict[str, np.ndarray]:
+        """The state as named arrays for a checkpoint (zero sums before the first epoch of the window)."""
+        sums = self.sums if self.sums is not None else [np.zeros(shape) for shape in shapes]
+        return {"average_first_epoch": np.int64(self.first_epoch), "average_count": np.int64(self.count),
+                **{f"average_sum_{i}": total for i, total in enumerate(sums)}}
+
+    def check(self, arrays: dict[str, np.ndarray], shapes: Sequence[tuple[int, ...]], position_epoch: int,
+              path: str) -> None:
+        """Refuse a checkpoint's averaging state that this run cannot continue (ValueError naming ``path``).
+
+        ``position_epoch`` is the epoch the checkpoint resumes at; the window
+        must start where this run's does, and have counted each epoch of it
+        that the checkpoint's run finished.
+        """
+        try:
+            first, count = int(arrays["average_first_epoch"]), int(arrays["average_count"])
+            sums = [np.asarray(arrays[f"average_sum_{i}"]) for i in range(len(shapes))]
+        except KeyError as error:
+            raise ValueError(f"{path!r} lacks the parameter average's {error.args[0]!r}") from None
+        if first != self.first_epoch:
+            raise ValueError(f"{path!r} averages from epoch {first}, this run from epoch {self.first_epoch}: "
+                             "resume with the same epochs as the interrupted run")
+        if count != max(position_epoch - first, 0):
+            raise ValueError(f"{path!r} holds an average of {count} epochs at epoch {position_epoch}")
+        for i, (total, shape) in enumerate(zip(sums, shapes)):
+            if total.shape != tuple(shape) or total.dtype != np.float64 or not np.all(np.isfinite(total)):
+                raise ValueError(f"{path!r}: average_sum_{i} is {total.dtype}{total.shape}, expected finite "
+                                 f"float64{tuple(shape)}")
+
+    def restore(self, arrays: dict[str, np.ndarray], n_params: int) -> None:
+        """Take the state :meth:`check` accepted."""
+        self.count = int(arrays["average_count"])
+        self.sums = [np.array(arrays[f"average_sum_{i}"]) for i in range(n_params)] if self.count else None
