@@ -27,7 +27,8 @@ class ParameterAverage:
     Attributes
     ----------
     first_epoch : int or None
-        The first epoch of the window (set by :meth:`start`).
+        The first epoch of the window (set by :meth:`start`): the later of
+        the fit's first epoch and its end minus ``n_epochs``.
     count : int
         Epochs added so far.
     sums : list of ndarray (float64) or None
@@ -36,13 +37,19 @@ class ParameterAverage:
 
     def __init__(self, n_epochs: int) -> None:
         self.n_epochs = n_epochs
-        self.first_epoch = None
+        self.end_epoch = self.fit_first_epoch = self.first_epoch = None
         self.count = 0
         self.sums = None
 
-    def start(self, end_epoch: int) -> None:
-        """Aim at a run whose last epoch is ``end_epoch - 1``, with no epoch added yet (a resume restores them)."""
-        self.first_epoch = max(end_epoch - self.n_epochs, 0)
+    def start(self, end_epoch: int, fit_first_epoch: int = 0) -> None:
+        """Aim at a fit of epochs ``fit_first_epoch`` .. ``end_epoch - 1``, with no epoch added yet.
+
+        The window is the fit's last ``n_epochs`` epochs (all of them in a
+        shorter fit). A resume starts with ``fit_first_epoch`` 0 and
+        restores the interrupted fit's own (:meth:`check`, :meth:`restore`).
+        """
+        self.end_epoch, self.fit_first_epoch = end_epoch, fit_first_epoch
+        self.first_epoch = max(end_epoch - self.n_epochs, fit_first_epoch)
         self.count, self.sums = 0, None
 
     def add(self, epoch: int, params: Sequence[np.ndarray]) -> None:
@@ -61,7 +68,8 @@ class ParameterAverage:
     def arrays(self, shapes: Sequence[tuple[int, ...]]) -> dict[str, np.ndarray]:
         """The state as named arrays for a checkpoint (zero sums before the first epoch of the window)."""
         sums = self.sums if self.sums is not None else [np.zeros(shape) for shape in shapes]
-        return {"average_first_epoch": np.int64(self.first_epoch), "average_count": np.int64(self.count),
+        return {"average_fit_first_epoch": np.int64(self.fit_first_epoch),
+                "average_first_epoch": np.int64(self.first_epoch), "average_count": np.int64(self.count),
                 **{f"average_sum_{i}": total for i, total in enumerate(sums)}}
 
     def check(self, arrays: dict[str, np.ndarray], shapes: Sequence[tuple[int, ...]], position_epoch: int,
@@ -69,16 +77,21 @@ class ParameterAverage:
         """Refuse a checkpoint's averaging state that this run cannot continue (ValueError naming ``path``).
 
         ``position_epoch`` is the epoch the checkpoint resumes at; the window
-        must start where this run's does, and have counted each epoch of it
-        that the checkpoint's run finished.
+        must start where this run's (ending at :meth:`start`'s ``end_epoch``)
+        does, and have counted each epoch of it that the checkpoint's run
+        finished.
         """
         try:
-            first, count = int(arrays["average_first_epoch"]), int(arrays["average_count"])
+            fit_first, first = int(arrays["average_fit_first_epoch"]), int(arrays["average_first_epoch"])
+            count = int(arrays["average_count"])
             sums = [np.asarray(arrays[f"average_sum_{i}"]) for i in range(len(shapes))]
         except KeyError as error:
             raise ValueError(f"{path!r} lacks the parameter average's {error.args[0]!r}") from None
-        if first != self.first_epoch:
-            raise ValueError(f"{path!r} averages from epoch {first}, this run from epoch {self.first_epoch}: "
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path!r} holds an unreadable parameter average: {error}") from None
+        expected = max(self.end_epoch - self.n_epochs, fit_first)
+        if first != expected:
+            raise ValueError(f"{path!r} averages from epoch {first}, this run from epoch {expected}: "
                              "resume with the same epochs as the interrupted run")
         if count != max(position_epoch - first, 0):
             raise ValueError(f"{path!r} holds an average of {count} epochs at epoch {position_epoch}")
@@ -89,5 +102,7 @@ class ParameterAverage:
 
     def restore(self, arrays: dict[str, np.ndarray], n_params: int) -> None:
         """Take the state :meth:`check` accepted."""
+        self.fit_first_epoch = int(arrays["average_fit_first_epoch"])
+        self.first_epoch = int(arrays["average_first_epoch"])
         self.count = int(arrays["average_count"])
         self.sums = [np.array(arrays[f"average_sum_{i}"]) for i in range(n_params)] if self.count else None

@@ -494,8 +494,10 @@ class TrainingEngine:
         fingerprint = self._fingerprint(batches) if (checkpoint or resume) else None
         if self._train_fn is None:
             self._build_train_fn()  # before a resume: under JAX the generator state lives in the function
-        if self._average is not None:  # the run ends after epoch epochs - 1 (resumed) or len(history) + epochs - 1
-            self._average.start(epochs if resume is not None else len(self.history) + epochs)
+        if self._average is not None and resume is not None:
+            self._average.start(epochs)  # the run ends at epoch epochs - 1; the checkpoint says where it began
+        elif self._average is not None:
+            self._average.start(len(self.history) + epochs, len(self.history))
         if resume is not None:
             self._position = load_checkpoint(self, resume, fingerprint)  # checks everything first
             self._offsets_set = True

@@ -111,7 +111,8 @@ class Trainer(TrainingEngine):
         Costs n_temperatures times the chains' work of PCD-k.
     average_last_epochs : int >= 1, optional
         End each ``fit`` with the mean of the model's parameters at the ends of
-        its last ``average_last_epochs`` epochs (all of them in a shorter fit)
+        its last ``average_last_epochs`` epochs (all of them in a shorter fit;
+        a fit that a callback stops early, those of the window it reached)
         instead of the last iterate: stochastic weight averaging, which
         smooths the noise of the last updates (see
         :mod:`rbm.training.averaging`). Callbacks see the iterates; a

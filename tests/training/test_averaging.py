@@ -77,6 +77,21 @@ def test_a_resumed_run_averages_exactly_as_the_uninterrupted_one(tmp_path, mode,
         np.testing.assert_array_equal(got.get_value(), want.get_value())
 
 
+def test_a_second_fit_shorter_than_the_window_averages_its_own_epochs_and_resumes(tmp_path):
+    """Window 5, fits of 3 and 3 epochs: the second averages its epochs 3..5 only, also when resumed."""
+    uninterrupted, snapshots = trainer_of(5), []
+    uninterrupted.fit(DATA, epochs=3, verbose=False)
+    uninterrupted.fit(DATA, epochs=3, callbacks=[recorder(snapshots)], verbose=False)
+    np.testing.assert_allclose(uninterrupted.model.W.get_value(), np.mean([s[0] for s in snapshots], 0), rtol=1e-12)
+    interrupted, path = trainer_of(5), tmp_path / "run.npz"
+    interrupted.fit(DATA, epochs=3, verbose=False)
+    interrupted.fit(DATA, epochs=3, checkpoint=path, callbacks=[lambda t, r: r["epoch"] == 4], verbose=False)
+    resumed = trainer_of(5, seed=9)
+    resumed.fit(DATA, epochs=6, resume=path, verbose=False)  # epochs of the whole run, as for any resume
+    for got, want in zip(resumed.model.params, uninterrupted.model.params):
+        np.testing.assert_array_equal(got.get_value(), want.get_value())
+
+
 def test_a_resume_with_another_window_or_run_length_is_refused_and_changes_nothing(tmp_path):
     path = tmp_path / "run.npz"
     trainer_of(3).fit(DATA, epochs=6, checkpoint=path, callbacks=[lambda t, r: r["epoch"] == 3], verbose=False)
@@ -97,6 +112,8 @@ def test_a_damaged_average_in_a_checkpoint_is_refused(tmp_path):
     with np.load(path) as archive:
         arrays = dict(archive)
     for key, value, message in (("average_count", np.int64(1), "an average of 1 epochs at epoch 5"),
+                                ("average_count", np.str_("two"), "unreadable parameter average"),
+                                ("average_first_epoch", np.array([3, 3]), "unreadable parameter average"),
                                 ("average_sum_0", np.full((6, 3), np.nan), "expected finite float64"),
                                 ("average_sum_1", np.zeros(4), r"float64\(4,\), expected")):
         damaged = tmp_path / f"{key}.npz"
