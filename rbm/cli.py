@@ -67,8 +67,8 @@ METHODS = {
     # centered PCD-1 (Melchior et al. 2016): examples/mnist_rbm.py --preset likelihood, the best measured
     # test log-likelihood on stochastically binarised MNIST, and --preset likelihood-threshold
     "likelihood": dict(k=1, persistent=True, n_chains=100, centering=True, lr=0.04, lr_schedule="linear",
-                       batch_size=100, momentum=0.0, weight_decay=0.0, init="hinton", binarize="stochastic",
-                       epochs=270, average_last_epochs=0),
+                       batch_size=100, momentum=0.0, weight_decay=5e-4, init="hinton", binarize="stochastic",
+                       epochs=200, average_last_epochs=10),
     "likelihood-threshold": dict(k=1, persistent=True, n_chains=100, centering=True, lr=0.02,
                                  lr_schedule="linear", batch_size=100, momentum=0.0, weight_decay=0.0,
                                  init="hinton", binarize="threshold", epochs=320, average_last_epochs=0),
