@@ -78,9 +78,11 @@ _METHOD_HELP = {
     "cd1": "CD-1: lr 0.01, minibatches of 100, Hinton's initialisation, 30 epochs",
     "pcd1": "PCD-1 with 100 persistent chains: lr 0.01, minibatches of 100, Hinton's initialisation, 30 epochs",
     "likelihood": "centered PCD-1 (Melchior et al. 2016) with 100 chains, minibatches of 100, lr 0.04 "
-                  "decaying linearly to 0, Hinton's initialisation, rows binarised stochastically, 270 epochs "
-                  "(binary RBMs)",
-    "likelihood-threshold": "the same with lr 0.02, rows thresholded at 0.5, 320 epochs (binary RBMs)",
+                  "decaying linearly to 0, weight decay 5e-4, Hinton's initialisation, rows binarised "
+                  "stochastically, 200 epochs, the mean of the last 10 epochs' parameters (binary RBMs; the "
+                  "example's preset gives it 1,000 hidden units: --n-hidden 1000)",
+    "likelihood-threshold": "centered PCD-1 with 100 chains, minibatches of 100, lr 0.02 decaying linearly to 0, "
+                            "Hinton's initialisation, rows thresholded at 0.5, 320 epochs (binary RBMs)",
 }
 _MNIST_IMAGE = (28, 28)
 #: the most filters filters.png shows (the first ones), as the tutorial's 10 x 10 grid
