@@ -123,6 +123,7 @@ def test_likelihood_preset_trains_centered_tracks_and_brackets(tmp_path):
                          "--mode", "NUMBA")
     check_outputs(result, out)
     assert "centered PCD-1" in result.stdout and "7 chains" in result.stdout and "binarised stochastic" in result.stdout
+    assert "weight decay 0.0005, averaged over 10 last epochs" in result.stdout
     line = next(text for text in result.stdout.splitlines() if text.startswith("test log-likelihood bracket"))
     low, high = float(line.split(":")[1].split()[0]), float(line.split("..")[1].split()[0])
     test = float(next(text for text in result.stdout.splitlines()

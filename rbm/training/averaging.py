@@ -47,13 +47,28 @@ class ParameterAverage:
         The window is the fit's last ``n_epochs`` epochs (all of them in a
         shorter fit). A resume starts with ``fit_first_epoch`` 0 and
         restores the interrupted fit's own (:meth:`check`, :meth:`restore`).
+
+        Parameters
+        ----------
+        end_epoch : int
+            One past the fit's last epoch (epochs counted over the whole run).
+        fit_first_epoch : int, default 0
+            The fit's first epoch.
         """
         self.end_epoch, self.fit_first_epoch = end_epoch, fit_first_epoch
         self.first_epoch = max(end_epoch - self.n_epochs, fit_first_epoch)
         self.count, self.sums = 0, None
 
     def add(self, epoch: int, params: Sequence[np.ndarray]) -> None:
-        """Add the parameters at the end of ``epoch`` when the epoch is in the window."""
+        """Add the parameters at the end of ``epoch`` when the epoch is in the window.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch just trained.
+        params : sequence of arrays
+            The parameters at its end (copied, as float64).
+        """
         if epoch < self.first_epoch:
             return
         values = [np.asarray(value, dtype=np.float64) for value in params]
@@ -61,12 +76,30 @@ class ParameterAverage:
         self.count += 1
 
     def mean(self) -> list[np.ndarray] | None:
-        """sum / count for each parameter (float64), or None when no epoch was added."""
+        """The mean of the parameters added so far.
+
+        Returns
+        -------
+        list of ndarray (float64) or None
+            sum / count for each parameter, or None when no epoch was added.
+        """
         return None if self.count == 0 else [total / self.count for total in self.sums]
 
     # ------------------------------------------------------------ checkpoints
     def arrays(self, shapes: Sequence[tuple[int, ...]]) -> dict[str, np.ndarray]:
-        """The state as named arrays for a checkpoint (zero sums before the first epoch of the window)."""
+        """The state as named arrays for a checkpoint.
+
+        Parameters
+        ----------
+        shapes : sequence of tuples
+            The parameters' shapes (zero sums stand in before the window's first epoch).
+
+        Returns
+        -------
+        dict of str to ndarray
+            ``average_fit_first_epoch``, ``average_first_epoch``,
+            ``average_count`` and ``average_sum_<i>`` per parameter.
+        """
         sums = self.sums if self.sums is not None else [np.zeros(shape) for shape in shapes]
         return {"average_fit_first_epoch": np.int64(self.fit_first_epoch),
                 "average_first_epoch": np.int64(self.first_epoch), "average_count": np.int64(self.count),
@@ -76,10 +109,25 @@ class ParameterAverage:
               path: str) -> None:
         """Refuse a checkpoint's averaging state that this run cannot continue (ValueError naming ``path``).
 
-        ``position_epoch`` is the epoch the checkpoint resumes at; the window
-        must start where this run's (ending at :meth:`start`'s ``end_epoch``)
-        does, and have counted each epoch of it that the checkpoint's run
-        finished.
+        The window must start where this run's (ending at :meth:`start`'s
+        ``end_epoch``) does, and have counted each epoch of it that the
+        checkpoint's run finished.
+
+        Parameters
+        ----------
+        arrays : dict of str to ndarray
+            The checkpoint's arrays (see :meth:`arrays`).
+        shapes : sequence of tuples
+            The parameters' shapes.
+        position_epoch : int
+            The epoch the checkpoint resumes at.
+        path : str
+            The checkpoint, for the messages.
+
+        Raises
+        ------
+        ValueError
+            Naming ``path`` and what is wrong.
         """
         try:
             fit_first, first = int(arrays["average_fit_first_epoch"]), int(arrays["average_first_epoch"])
@@ -101,7 +149,15 @@ class ParameterAverage:
                                  f"float64{tuple(shape)}")
 
     def restore(self, arrays: dict[str, np.ndarray], n_params: int) -> None:
-        """Take the state :meth:`check` accepted."""
+        """Take the state :meth:`check` accepted.
+
+        Parameters
+        ----------
+        arrays : dict of str to ndarray
+            The checkpoint's arrays.
+        n_params : int
+            How many parameters are averaged.
+        """
         self.fit_first_epoch = int(arrays["average_fit_first_epoch"])
         self.first_epoch = int(arrays["average_first_epoch"])
         self.count = int(arrays["average_count"])

@@ -110,15 +110,15 @@ class TrainingEngine:
     _checkpoint_readable = (1, 2)
     #: progress bars: None follows ``verbose``; True or False overrides it
     _progress_bars = None
-    #: how many last epochs' parameters a fit averages into the model (None: the last iterate; see
-    #: :mod:`rbm.training.averaging`); trainers that offer it set it by :meth:`_init_averaging`
-    average_last_epochs = None
 
     # ------------------------------------------------------------ set-up
     def _init_schedules(self, learning_rate, optimizer):
         """Keep the learning rate and the optimizer, checking every scheduled value of epoch 0."""
         self.learning_rate = learning_rate
         self.optimizer = optimizer
+        # how many last epochs' parameters a fit averages into the model (rbm.training.averaging); None: the
+        # last iterate. Trainers that offer averaging set it by _init_averaging.
+        self.average_last_epochs = None
         self._schedules = {"learning_rate": schedules.as_schedule(learning_rate, "learning_rate"),
                            **{name: schedules.as_schedule(value, name)
                               for name, value in optimizer.hyperparameters.items()}}
