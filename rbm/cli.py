@@ -54,22 +54,22 @@ KINDS = {"binary": RBM, "gaussian": GaussianBernoulliRBM}
 #: settings of ``rbm train --method``; flags given with it override its values
 METHODS = {
     # the Theano tutorial's recipe (examples/mnist_rbm.py's defaults)
-    "pcd15": dict(k=15, persistent=True, n_chains=None, centering=False, lr=0.1, lr_schedule="constant",
-                  batch_size=20, momentum=0.0, weight_decay=0.0, init="tutorial", binarize="none", epochs=15,
-                  average_last_epochs=0),
+    "pcd15": dict(n_hidden=500, k=15, persistent=True, n_chains=None, centering=False, lr=0.1,
+                  lr_schedule="constant", batch_size=20, momentum=0.0, weight_decay=0.0, init="tutorial",
+                  binarize="none", epochs=15, average_last_epochs=0),
     # CD-1 and PCD-1 as the methods table of docs/results.rst compared them (30 epochs, thresholded MNIST)
-    "cd1": dict(k=1, persistent=False, n_chains=None, centering=False, lr=0.01, lr_schedule="constant",
-                batch_size=100, momentum=0.0, weight_decay=0.0, init="hinton", binarize="none", epochs=30,
-                average_last_epochs=0),
-    "pcd1": dict(k=1, persistent=True, n_chains=100, centering=False, lr=0.01, lr_schedule="constant",
-                 batch_size=100, momentum=0.0, weight_decay=0.0, init="hinton", binarize="none", epochs=30,
-                 average_last_epochs=0),
+    "cd1": dict(n_hidden=500, k=1, persistent=False, n_chains=None, centering=False, lr=0.01,
+                lr_schedule="constant", batch_size=100, momentum=0.0, weight_decay=0.0, init="hinton",
+                binarize="none", epochs=30, average_last_epochs=0),
+    "pcd1": dict(n_hidden=500, k=1, persistent=True, n_chains=100, centering=False, lr=0.01,
+                 lr_schedule="constant", batch_size=100, momentum=0.0, weight_decay=0.0, init="hinton",
+                 binarize="none", epochs=30, average_last_epochs=0),
     # centered PCD-1 (Melchior et al. 2016): examples/mnist_rbm.py --preset likelihood, the best measured
     # test log-likelihood on stochastically binarised MNIST, and --preset likelihood-threshold
-    "likelihood": dict(k=1, persistent=True, n_chains=100, centering=True, lr=0.04, lr_schedule="linear",
-                       batch_size=100, momentum=0.0, weight_decay=5e-4, init="hinton", binarize="stochastic",
-                       epochs=200, average_last_epochs=10),
-    "likelihood-threshold": dict(k=1, persistent=True, n_chains=100, centering=True, lr=0.02,
+    "likelihood": dict(n_hidden=1000, k=1, persistent=True, n_chains=100, centering=True, lr=0.04,
+                       lr_schedule="linear", batch_size=100, momentum=0.0, weight_decay=5e-4, init="hinton",
+                       binarize="stochastic", epochs=200, average_last_epochs=10),
+    "likelihood-threshold": dict(n_hidden=500, k=1, persistent=True, n_chains=100, centering=True, lr=0.02,
                                  lr_schedule="linear", batch_size=100, momentum=0.0, weight_decay=0.0,
                                  init="hinton", binarize="threshold", epochs=320, average_last_epochs=0),
 }
@@ -79,8 +79,8 @@ _METHOD_HELP = {
     "pcd1": "PCD-1 with 100 persistent chains: lr 0.01, minibatches of 100, Hinton's initialisation, 30 epochs",
     "likelihood": "centered PCD-1 (Melchior et al. 2016) with 100 chains, minibatches of 100, lr 0.04 "
                   "decaying linearly to 0, weight decay 5e-4, Hinton's initialisation, rows binarised "
-                  "stochastically, 200 epochs, the mean of the last 10 epochs' parameters (binary RBMs; the "
-                  "example's preset gives it 1,000 hidden units: --n-hidden 1000)",
+                  "stochastically, 200 epochs, the mean of the last 10 epochs' parameters, 1,000 hidden units "
+                  "(binary RBMs)",
     "likelihood-threshold": "centered PCD-1 with 100 chains, minibatches of 100, lr 0.02 decaying linearly to 0, "
                             "Hinton's initialisation, rows thresholded at 0.5, 320 epochs (binary RBMs)",
 }
@@ -224,8 +224,8 @@ def _add_train(commands):
     model.add_argument("--kind", choices=sorted(KINDS), default="binary",
                        help="binary: Bernoulli visible units, rows in [0, 1]; gaussian: Gaussian visible units "
                             "of standard deviation 1 (standardise the columns first) (default: %(default)s)")
-    model.add_argument("--n-hidden", type=_positive_int, default=500, metavar="N",
-                       help="hidden units (default: %(default)s)")
+    model.add_argument("--n-hidden", type=_positive_int, metavar="N",
+                       help="hidden units (default: that of --method: 1000 for likelihood, else 500)")
     model.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                        help="float type of the parameters (default: %(default)s)")
     method = parser.add_argument_group("method (defaults: those of --method)")
@@ -626,11 +626,12 @@ def _training_rows(args, settings):
 
 def _new_model(args, settings, train):
     if args.kind == "gaussian":
-        return GaussianBernoulliRBM(n_visible=train.shape[1], n_hidden=args.n_hidden, numpy_rng=args.seed,
+        return GaussianBernoulliRBM(n_visible=train.shape[1], n_hidden=settings["n_hidden"], numpy_rng=args.seed,
                                     seed=args.seed, dtype=args.dtype)
     if settings["init"] == "hinton":
-        return RBM.from_data(train, n_hidden=args.n_hidden, numpy_rng=args.seed, seed=args.seed, dtype=args.dtype)
-    return RBM(n_visible=train.shape[1], n_hidden=args.n_hidden, numpy_rng=np.random.RandomState(args.seed),
+        return RBM.from_data(train, n_hidden=settings["n_hidden"], numpy_rng=args.seed, seed=args.seed,
+                             dtype=args.dtype)
+    return RBM(n_visible=train.shape[1], n_hidden=settings["n_hidden"], numpy_rng=np.random.RandomState(args.seed),
                seed=args.seed, dtype=args.dtype)
 
 

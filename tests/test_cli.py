@@ -309,12 +309,12 @@ def test_the_likelihood_methods_are_the_examples_likelihood_presets(name):
     spec = importlib.util.spec_from_file_location("mnist_rbm_example", EXAMPLE)
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
-    preset = example.PRESETS[name]
+    preset = example.parse_args(["--preset", name])  # the preset over the example's defaults
     method = cli.METHODS[name]
-    assert method["persistent"] == (not preset["cd"]) and method["n_chains"] == preset["persistent_chains"]
+    assert method["persistent"] == (not preset.cd) and method["n_chains"] == preset.persistent_chains
     for setting in ("binarize", "init", "k", "batch_size", "centering", "lr", "lr_schedule", "momentum", "epochs",
-                    "weight_decay", "average_last_epochs"):
-        assert method[setting] == preset.get(setting, 0), setting
+                    "weight_decay", "average_last_epochs", "n_hidden"):
+        assert method[setting] == getattr(preset, setting), setting
 
 
 def test_options_given_override_the_method():
@@ -334,7 +334,7 @@ def test_average_last_epochs_reaches_the_trainer(monkeypatch, tmp_path, flags, a
     seen = {}
 
     def recording_trainer(model, **settings):
-        seen.update(settings)
+        seen.update(settings, n_hidden=model.n_hidden)
         raise Built
 
     monkeypatch.setattr(cli, "Trainer", recording_trainer)
@@ -344,6 +344,23 @@ def test_average_last_epochs_reaches_the_trainer(monkeypatch, tmp_path, flags, a
         cli.main(["train", str(data), *flags, "--batch-size", "10", "--out", str(tmp_path / "out")])
     want = (cli.METHODS["likelihood"]["average_last_epochs"] or None) if averaged == "preset" else averaged
     assert seen["average_last_epochs"] == want
+    assert seen["n_hidden"] == (1000 if "likelihood" in flags else 500)  # the method's width
+
+
+def test_n_hidden_given_overrides_the_methods(monkeypatch, tmp_path):
+    class Built(BaseException):
+        """Raised by the stand-in trainer once the model is built."""
+
+    def recording_trainer(model, **settings):
+        raise Built(model.n_hidden)
+
+    monkeypatch.setattr(cli, "Trainer", recording_trainer)
+    data = tmp_path / "bars.npy"
+    np.save(data, bars(N_ROWS, seed=0))
+    with pytest.raises(Built) as built:
+        cli.main(["train", str(data), "--method", "likelihood", "--n-hidden", "7", "--batch-size", "10",
+                  "--out", str(tmp_path / "out")])
+    assert built.value.args == (7,)
 
 
 def test_python_dash_m_rbm_help():
